@@ -1,0 +1,55 @@
+"""One factory builds Bot and Dispatcher, for production and for tests alike."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.utils.i18n import I18n, gettext
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.fsm_storage import create_storage
+from bot.i18n import UserLocaleMiddleware, create_i18n
+from bot.middlewares import CurrentUserMiddleware, DbSessionMiddleware, ThrottlingMiddleware
+
+
+def create_bot(settings: Settings, token: str, session: BaseSession | None = None) -> Bot:
+    if session is None:
+        session = AiohttpSession()
+    if settings.telegram_api_url:
+        session.api = TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/"))
+    # Plain text by default: user-entered names and descriptions must never be parsed as HTML.
+    return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=None))
+
+
+def create_dispatcher(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    storage: BaseStorage | None = None,
+    i18n: I18n | None = None,
+) -> Dispatcher:
+    from handlers import get_routers  # handlers import the domain; keep bot/ import-light
+
+    if storage is None:
+        storage = create_storage(settings.redis_url, sessionmaker)
+    if i18n is None:
+        i18n = create_i18n(settings.default_locale)
+    dispatcher = Dispatcher(
+        storage=storage, settings=settings, sessionmaker=sessionmaker, i18n=i18n
+    )
+    dispatcher.update.outer_middleware(DbSessionMiddleware(sessionmaker))
+    dispatcher.update.outer_middleware(CurrentUserMiddleware(settings.admin_ids))
+    dispatcher.update.outer_middleware(UserLocaleMiddleware(i18n))
+    throttling = ThrottlingMiddleware(
+        settings.throttle_seconds,
+        hint=lambda: gettext("One moment please, I am still answering your last message."),
+    )
+    dispatcher.message.outer_middleware(throttling)
+    dispatcher.callback_query.outer_middleware(throttling)
+    dispatcher.include_routers(*get_routers())
+    return dispatcher

@@ -1,0 +1,91 @@
+"""gettext catalogs: built from the per-capability `.po` files, and the locale middleware.
+
+Catalog sources live in `locales/<locale>/<capability>.po` (one file per capability so that
+features are translated side by side without touching each other's files). `build_catalogs`
+merges them into `locales/<locale>/LC_MESSAGES/messages.mo`, which is built at start-up and in
+tests, never committed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from aiogram.types import TelegramObject
+from aiogram.types import User as TelegramUser
+from aiogram.utils.i18n import I18n, I18nMiddleware
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from bot.config import SUPPORTED_LOCALES
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+DOMAIN = "messages"
+
+
+def locale_sources(locale: str, locales_dir: Path = LOCALES_DIR) -> list[Path]:
+    return sorted((locales_dir / locale).glob("*.po"))
+
+
+def merged_catalog(locale: str, locales_dir: Path = LOCALES_DIR) -> Catalog:
+    """All of a locale's source catalogs as one; the first file's header wins."""
+    merged: Catalog | None = None
+    for path in locale_sources(locale, locales_dir):
+        with path.open("rb") as handle:
+            part = read_po(handle, locale=locale)
+        if merged is None:
+            merged = part
+            continue
+        for message in part:
+            if message.id:
+                merged[message.id] = message
+    return merged or Catalog(locale=locale)
+
+
+def build_catalogs(locales_dir: Path = LOCALES_DIR) -> None:
+    """Compile every locale's sources into one messages.mo (atomically: several processes may
+    start at once)."""
+    for locale in SUPPORTED_LOCALES:
+        catalog = merged_catalog(locale, locales_dir)
+        target_dir = locales_dir / locale / "LC_MESSAGES"
+        target_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target_dir, suffix=".mo.tmp")
+        with os.fdopen(fd, "wb") as handle:
+            write_mo(handle, catalog, use_fuzzy=False)
+        os.replace(tmp, target_dir / f"{DOMAIN}.mo")
+
+
+def create_i18n(default_locale: str, locales_dir: Path = LOCALES_DIR) -> I18n:
+    build_catalogs(locales_dir)
+    return I18n(path=locales_dir, default_locale=default_locale, domain=DOMAIN)
+
+
+def locale_from_language_code(code: str | None) -> str | None:
+    """Map Telegram's IETF language_code (zh-hans, zh-CN, zh-TW, en-GB...) to our locales."""
+    if not code:
+        return None
+    code = code.lower().replace("_", "-")
+    if code.startswith("zh"):
+        if any(tag in code for tag in ("hant", "-tw", "-hk", "-mo")):
+            return "zh_Hant"
+        return "zh_Hans"
+    if code.startswith("en"):
+        return "en"
+    return None
+
+
+class UserLocaleMiddleware(I18nMiddleware):
+    """Stored language first, then Telegram's language_code, then the office default."""
+
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        user = data.get("user")
+        if user is not None and user.language in self.i18n.available_locales:
+            return str(user.language)
+        telegram_user: TelegramUser | None = data.get("event_from_user")
+        guessed = locale_from_language_code(telegram_user.language_code if telegram_user else None)
+        if guessed in self.i18n.available_locales:
+            return guessed
+        return self.i18n.default_locale

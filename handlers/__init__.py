@@ -1,0 +1,13 @@
+"""The Telegram conversation: one router per capability, in an explicit order, fallbacks last."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def get_routers() -> list[Router]:
+    from handlers import start
+
+    return [
+        start.router,
+    ]

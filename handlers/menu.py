@@ -1,0 +1,81 @@
+"""The main menu: a persistent reply keyboard of large buttons, one emoji each, by role.
+
+Capabilities add their buttons with `register_menu_item` at import time and match presses with
+the `MenuButton` filter, which recognises a button's label in any of the three languages (a
+keyboard sent before the user switched language still works).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiogram.filters import Filter
+from aiogram.types import Message, ReplyKeyboardMarkup
+from aiogram.utils.i18n import I18n, get_i18n
+from aiogram.utils.keyboard import ReplyKeyboardBuilder
+
+from models.users import Role, User
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    key: str
+    emoji: str
+    label: Callable[[], str]  # returns the translated label in the current locale
+    roles: frozenset[Role]
+    order: int
+
+    def text(self) -> str:
+        return f"{self.emoji} {self.label()}"
+
+
+_ITEMS: dict[str, MenuItem] = {}
+
+
+def register_menu_item(
+    key: str,
+    emoji: str,
+    label: Callable[[], str],
+    roles: set[Role] | frozenset[Role],
+    order: int = 100,
+) -> MenuItem:
+    item = MenuItem(key=key, emoji=emoji, label=label, roles=frozenset(roles), order=order)
+    _ITEMS[key] = item
+    return item
+
+
+def menu_items_for(role: Role | None) -> list[MenuItem]:
+    if role is None:
+        return []
+    return sorted((i for i in _ITEMS.values() if role in i.roles), key=lambda i: i.order)
+
+
+def main_menu_keyboard(user: User) -> ReplyKeyboardMarkup:
+    """Two big buttons a row; the keyboard stays open (is_persistent)."""
+    builder = ReplyKeyboardBuilder()
+    for item in menu_items_for(user.role):
+        builder.button(text=item.text())
+    builder.adjust(2)
+    return builder.as_markup(resize_keyboard=True, is_persistent=True, input_field_placeholder=None)
+
+
+def _texts_in_all_locales(item: MenuItem, i18n: I18n) -> set[str]:
+    texts = set()
+    for locale in i18n.available_locales:
+        with i18n.use_locale(locale):
+            texts.add(item.text())
+    return texts
+
+
+class MenuButton(Filter):
+    """Matches a press of the menu button `key`, whatever language its label was sent in."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    async def __call__(self, message: Message) -> bool:
+        item = _ITEMS.get(self.key)
+        if item is None or not message.text:
+            return False
+        return message.text in _texts_in_all_locales(item, get_i18n())

@@ -1,0 +1,181 @@
+"""People: Telegram accounts, retiree profiles, grids, family links and staff invite codes."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Enum, ForeignKey, String, UniqueConstraint, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, CreatedAtMixin, utcnow
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Stored as short strings (not native enums) so adding a value needs no type migration.
+    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class Role(enum.StrEnum):
+    RETIREE = "retiree"
+    FAMILY = "family"
+    STAFF = "staff"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+    @property
+    def is_staff(self) -> bool:
+        return self in (Role.STAFF, Role.SUPERVISOR, Role.ADMIN)
+
+
+class LinkStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class User(CreatedAtMixin, Base):
+    """A Telegram account that has talked to the bot. Its private chat id equals telegram_id."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    username: Mapped[str | None] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str | None] = mapped_column(String(10))  # chosen locale; None = not chosen
+    telegram_language: Mapped[str | None] = mapped_column(String(16))  # Telegram's language_code
+    role: Mapped[Role | None] = mapped_column(_enum(Role))  # None until onboarding says who
+    reachable: Mapped[bool] = mapped_column(default=True)  # False after 403 (blocked the bot)
+    unreachable_at: Mapped[datetime | None]
+    onboarded_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]
+
+    profile: Mapped[RetireeProfile | None] = relationship(
+        back_populates="user", foreign_keys="RetireeProfile.user_id", lazy="selectin"
+    )
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role is not None and self.role.is_staff
+
+    @property
+    def is_onboarded(self) -> bool:
+        return self.onboarded_at is not None and self.role is not None
+
+
+class Grid(CreatedAtMixin, Base):
+    """A residential grid (片区/楼栋) with the caseworker responsible for it."""
+
+    __tablename__ = "grids"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+    staff_user: Mapped[User | None] = relationship(lazy="selectin")
+
+
+class RetireeProfile(CreatedAtMixin, Base):
+    """A retiree the office serves; may exist without a Telegram account (entered by staff)."""
+
+    __tablename__ = "retiree_profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), unique=True
+    )
+    full_name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    birthday: Mapped[date | None]
+    birthday_is_lunar: Mapped[bool] = mapped_column(default=False)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="SET NULL"))
+    address: Mapped[str | None] = mapped_column(String(300))
+    lives_alone: Mapped[bool] = mapped_column(default=False)
+    over_80: Mapped[bool] = mapped_column(default=False)
+    disability: Mapped[bool] = mapped_column(default=False)
+    financial_hardship: Mapped[bool] = mapped_column(default=False)
+    lives_in_other_city: Mapped[bool] = mapped_column(default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    user: Mapped[User | None] = relationship(
+        back_populates="profile", foreign_keys=[user_id], lazy="selectin"
+    )
+    grid: Mapped[Grid | None] = relationship(lazy="selectin")
+
+
+class FamilyLink(CreatedAtMixin, Base):
+    """A family member's link to a retiree; only an approved link lets them see and act."""
+
+    __tablename__ = "family_links"
+    __table_args__ = (UniqueConstraint("family_user_id", "profile_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    profile_id: Mapped[int] = mapped_column(ForeignKey("retiree_profiles.id", ondelete="CASCADE"))
+    relation: Mapped[str] = mapped_column(String(50), default="")
+    status: Mapped[LinkStatus] = mapped_column(_enum(LinkStatus), default=LinkStatus.PENDING)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+
+    family_user: Mapped[User] = relationship(foreign_keys=[family_user_id], lazy="selectin")
+    profile: Mapped[RetireeProfile] = relationship(lazy="selectin")
+
+
+class InviteCode(CreatedAtMixin, Base):
+    """A one-time code an administrator gives a new staff member."""
+
+    __tablename__ = "invite_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    role: Mapped[Role] = mapped_column(_enum(Role), default=Role.STAFF)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    expires_at: Mapped[datetime | None]
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    used_at: Mapped[datetime | None]
+
+
+async def get_user_by_telegram_id(session: AsyncSession, telegram_id: int) -> User | None:
+    return await session.scalar(select(User).where(User.telegram_id == telegram_id))
+
+
+async def load_or_create_user(
+    session: AsyncSession,
+    telegram_id: int,
+    *,
+    display_name: str = "",
+    username: str | None = None,
+    telegram_language: str | None = None,
+    admin_ids: frozenset[int] | set[int] | list[int] = frozenset(),
+) -> User:
+    """The one way to load the current user: creates the row on first contact and keeps the
+    Telegram-side fields fresh. Bootstrap administrators (ADMIN_IDS) get the admin role."""
+    user = await get_user_by_telegram_id(session, telegram_id)
+    now = utcnow()
+    if user is None:
+        user = User(
+            telegram_id=telegram_id,
+            display_name=display_name[:200],
+            username=username,
+            telegram_language=telegram_language,
+            last_seen_at=now,
+        )
+        session.add(user)
+    else:
+        user.display_name = display_name[:200] or user.display_name
+        user.username = username
+        user.telegram_language = telegram_language or user.telegram_language
+        user.last_seen_at = now
+    if telegram_id in admin_ids and user.role != Role.ADMIN:
+        user.role = Role.ADMIN
+    await session.flush()
+    return user
+
+
+def mark_reachable(user: User) -> None:
+    """A user who blocked the bot and came back with /start can be written to again."""
+    user.reachable = True
+    user.unreachable_at = None
