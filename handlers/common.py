@@ -1,0 +1,44 @@
+"""What every conversation step shares: the "back to menu" button and the form keyboards.
+
+Every state accepts /cancel and the back-to-menu button (handled once, in handlers/navigation);
+forms build their keyboards with these helpers so the button is always there.
+"""
+
+from __future__ import annotations
+
+from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
+from aiogram.utils.i18n import I18n, get_i18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
+
+
+def back_to_menu_text() -> str:
+    return "🏠 " + _("Back to menu")
+
+
+def back_to_menu_texts(i18n: I18n | None = None) -> set[str]:
+    """The button's label in every language (an old keyboard may still show another one)."""
+    i18n = i18n or get_i18n()
+    texts = set()
+    for locale in i18n.available_locales:
+        with i18n.use_locale(locale):
+            texts.add(back_to_menu_text())
+    return texts
+
+
+def form_keyboard(
+    *rows: list[str] | list[KeyboardButton], placeholder: str | None = None
+) -> ReplyKeyboardMarkup:
+    """A reply keyboard for one form step: the given big buttons, then "back to menu"."""
+    builder = ReplyKeyboardBuilder()
+    for row in rows:
+        builder.row(*[b if isinstance(b, KeyboardButton) else KeyboardButton(text=b) for b in row])
+    builder.row(KeyboardButton(text=back_to_menu_text()))
+    return builder.as_markup(
+        resize_keyboard=True, is_persistent=True, input_field_placeholder=placeholder
+    )
+
+
+def inline_back_to_menu(builder: InlineKeyboardBuilder) -> InlineKeyboardBuilder:
+    """Inline steps add nothing: the reply keyboard under them keeps "back to menu" visible."""
+    return builder
