@@ -179,3 +179,51 @@ def mark_reachable(user: User) -> None:
     """A user who blocked the bot and came back with /start can be written to again."""
     user.reachable = True
     user.unreachable_at = None
+
+
+async def linked_profiles(session: AsyncSession, family_user_id: int) -> list[RetireeProfile]:
+    """The retirees a family member may act for (approved links only)."""
+    result = await session.scalars(
+        select(RetireeProfile)
+        .join(FamilyLink, FamilyLink.profile_id == RetireeProfile.id)
+        .where(FamilyLink.family_user_id == family_user_id)
+        .where(FamilyLink.status == LinkStatus.APPROVED)
+        .order_by(RetireeProfile.full_name)
+    )
+    return list(result)
+
+
+async def family_of(session: AsyncSession, profile_id: int) -> list[User]:
+    """Family members to tell when something happens to this retiree (approved links only)."""
+    result = await session.scalars(
+        select(User)
+        .join(FamilyLink, FamilyLink.family_user_id == User.id)
+        .where(FamilyLink.profile_id == profile_id)
+        .where(FamilyLink.status == LinkStatus.APPROVED)
+    )
+    return list(result)
+
+
+async def may_act_for(session: AsyncSession, actor: User, profile_id: int) -> bool:
+    """A retiree acts for themselves, a family member for an approved-linked relative, staff
+    for anyone. Every handler taking a profile id from a button asks this first."""
+    if actor.is_staff:
+        return True
+    if actor.profile is not None and actor.profile.id == profile_id:
+        return True
+    link = await session.scalar(
+        select(FamilyLink.id)
+        .where(FamilyLink.family_user_id == actor.id)
+        .where(FamilyLink.profile_id == profile_id)
+        .where(FamilyLink.status == LinkStatus.APPROVED)
+    )
+    return link is not None
+
+
+def people_to_notify(profile: RetireeProfile, family: list[User]) -> list[User]:
+    """The retiree (if they have an account) and their approved family, each once."""
+    users = [profile.user] if profile.user is not None else []
+    for member in family:
+        if all(member.id != u.id for u in users):
+            users.append(member)
+    return users

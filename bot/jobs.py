@@ -1,0 +1,33 @@
+"""The scheduler's work list: each capability's domain scan, wired in one place.
+
+A scan is `async def scan(session: AsyncSession, now: datetime, settings: Settings) -> int`: it
+finds what is due and enqueues outbox rows (idempotently, by dedup key) in `session`, returning
+how many it queued. The scheduler commits. State lives in the database, so a run that is missed
+or repeated catches up or does nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+
+Scan = Callable[[AsyncSession, datetime, Settings], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    scan: Scan
+    every_seconds: int | None = None  # periodic scan
+    daily_at: tuple[int, int] | None = None  # (hour, minute) in the office's time zone
+
+
+def all_jobs() -> list[Job]:
+    """Capabilities add their jobs here (one line each)."""
+    jobs: list[Job] = []
+    return jobs
