@@ -27,7 +27,23 @@ class Job:
     daily_at: tuple[int, int] | None = None  # (hour, minute) in the office's time zone
 
 
+async def prune_processed_updates(session: AsyncSession, now: datetime, settings: Settings) -> int:
+    """Housekeeping: forget processed update ids after a week (Telegram redelivers within a day)."""
+    from datetime import timedelta
+
+    from sqlalchemy import delete
+
+    from models.runtime import ProcessedUpdate
+
+    cutoff = now - timedelta(days=7)
+    result = await session.execute(
+        delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < cutoff)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def all_jobs() -> list[Job]:
     """Capabilities add their jobs here (one line each)."""
     jobs: list[Job] = []
+    jobs.append(Job("housekeeping.processed_updates", prune_processed_updates, every_seconds=3600))
     return jobs
