@@ -1,0 +1,459 @@
+"""Realistic demo data for the sandbox: two grids, their caseworkers and the office head, a dozen
+retirees (some without a Telegram account), their families, and, where those capabilities exist,
+upcoming activities and a few open requests.
+
+Birthdays are computed from `now`, so the ages, the "over 80" flags and the birthday that falls
+in the coming week stay true whatever day the sandbox is started. Seeding twice does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from importlib import import_module
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.users import FamilyLink, Grid, LinkStatus, RetireeProfile, Role, User
+
+log = logging.getLogger(__name__)
+
+OFFICE_TZ = ZoneInfo("Asia/Shanghai")
+DEMO_BOT_ID = 7000000001
+DEMO_BOT_USERNAME = "retiree_service_bot"
+DEMO_STAFF_CHAT_ID = -1001000000001
+DEMO_STAFF_CHAT_TITLE = "幸福里离退休服务站 · 工作群"
+DEMO_ADMIN_ID = 100003
+
+GRID_A = "幸福里社区 1-3号楼"
+GRID_B = "光明路片区"
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    """One entry of the sandbox page's person picker."""
+
+    telegram_id: int
+    first_name: str
+    role_hint: str  # retiree, family, staff, supervisor, admin
+    description: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str = "zh-hans"  # as Telegram sends it
+
+
+@dataclass
+class DemoPeople:
+    people: list[DemoPerson] = field(default_factory=list)
+    admin_id: int = DEMO_ADMIN_ID
+    staff_ids: list[int] = field(default_factory=list)
+    staff_chat_id: int = DEMO_STAFF_CHAT_ID
+    staff_chat_title: str = DEMO_STAFF_CHAT_TITLE
+    seeded_now: bool = False  # False when the database already held the demo data
+
+    def by_id(self, telegram_id: int) -> DemoPerson:
+        return next(p for p in self.people if p.telegram_id == telegram_id)
+
+
+# --- the cast -----------------------------------------------------------------------------------
+
+_LOCALE_OF_CODE = {"zh-hans": "zh_Hans", "zh-hant": "zh_Hant", "en": "en"}
+
+
+@dataclass(frozen=True)
+class _Staff:
+    telegram_id: int
+    name: str
+    role: Role
+    username: str
+    grid: str | None
+    description: str
+
+
+STAFF: tuple[_Staff, ...] = (
+    _Staff(100001, "刘芳", Role.STAFF, "liufang_sg", GRID_A, f"社工，负责{GRID_A}"),
+    _Staff(100002, "赵磊", Role.STAFF, "zhaolei_sg", GRID_B, f"社工，负责{GRID_B}"),
+    _Staff(DEMO_ADMIN_ID, "陈静", Role.ADMIN, "chenjing_zr", None, "服务站主任（主管、管理员）"),
+)
+
+
+@dataclass(frozen=True)
+class _Retiree:
+    key: str
+    name: str
+    age: int
+    month_day: tuple[int, int] | None  # None: birthday in the coming week
+    phone: str
+    grid: str
+    address: str
+    telegram_id: int | None = None  # None: no Telegram account, entered by staff
+    language_code: str = "zh-hans"
+    first_name: str | None = None  # Telegram's first/last name when not the Chinese full name
+    last_name: str | None = None
+    lunar: bool = False
+    lives_alone: bool = False
+    disability: bool = False
+    financial_hardship: bool = False
+    lives_in_other_city: bool = False
+    note: str = ""
+
+
+RETIREES: tuple[_Retiree, ...] = (
+    _Retiree(
+        "wang",
+        "王秀英",
+        82,
+        (3, 8),
+        "13811020301",
+        GRID_A,
+        "幸福里社区1号楼2单元301室",
+        telegram_id=200001,
+        lives_alone=True,
+        note="独居",
+    ),
+    _Retiree(
+        "li",
+        "李建国",
+        76,
+        None,
+        "13911020402",
+        GRID_A,
+        "幸福里社区2号楼1单元402室",
+        telegram_id=200002,
+        note="生日就在这周",
+    ),
+    _Retiree(
+        "zhang",
+        "张桂兰",
+        86,
+        (8, 15),
+        "15010230103",
+        GRID_A,
+        "幸福里社区3号楼1单元103室",
+        telegram_id=200003,
+        lunar=True,
+        disability=True,
+        note="农历生日（八月十五），行动不便",
+    ),
+    _Retiree(
+        "liu",
+        "刘德明",
+        79,
+        (11, 2),
+        "13701150504",
+        GRID_B,
+        "光明路18号院3栋502室",
+        telegram_id=200004,
+        financial_hardship=True,
+        note="生活困难",
+    ),
+    _Retiree(
+        "chen",
+        "陈淑珍",
+        81,
+        (5, 20),
+        "18610080205",
+        GRID_B,
+        "光明路22号院1栋205室",
+        telegram_id=200005,
+        lives_alone=True,
+        note="独居，女儿在深圳",
+    ),
+    _Retiree(
+        "yang",
+        "楊志強",
+        68,
+        (9, 9),
+        "13520190606",
+        GRID_B,
+        "光明路18号院5栋601室",
+        telegram_id=200006,
+        language_code="zh-hant",
+        note="從香港回來，用繁體中文",
+    ),
+    _Retiree(
+        "lin",
+        "林文华",
+        72,
+        (4, 23),
+        "17710230707",
+        GRID_A,
+        "幸福里社区2号楼3单元701室",
+        telegram_id=200007,
+        language_code="en",
+        first_name="Wenhua",
+        last_name="Lin",
+        note="退休英语教师，用英文界面",
+    ),
+    _Retiree(
+        "huang",
+        "黄国平",
+        88,
+        (1, 17),
+        "13001120808",
+        GRID_B,
+        "光明路9号院2栋108室",
+        telegram_id=200008,
+        lives_alone=True,
+        disability=True,
+        note="独居，听力不好",
+    ),
+    _Retiree(
+        "zhou",
+        "周丽华",
+        70,
+        (7, 1),
+        "15901130909",
+        GRID_A,
+        "幸福里社区1号楼1单元202室",
+        telegram_id=200009,
+        lives_in_other_city=True,
+        note="随子女住在杭州",
+    ),
+    _Retiree(
+        "wu",
+        "吴振华",
+        77,
+        (12, 12),
+        "18911031010",
+        GRID_B,
+        "光明路22号院3栋303室",
+        telegram_id=200010,
+        note="爱参加活动",
+    ),
+    _Retiree(
+        "sun",
+        "孙凤英",
+        91,
+        (2, 28),
+        "13601051111",
+        GRID_A,
+        "幸福里社区3号楼2单元101室",
+        lives_alone=True,
+        disability=True,
+        note="没有Telegram，由社工登记，儿子代办",
+    ),
+    _Retiree(
+        "ma",
+        "马德胜",
+        84,
+        (10, 6),
+        "15311071212",
+        GRID_B,
+        "光明路9号院1栋201室",
+        financial_hardship=True,
+        note="没有Telegram，由社工登记",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class _Family:
+    telegram_id: int
+    name: str
+    retiree_key: str
+    relation: str
+    status: LinkStatus
+    description: str
+    username: str | None = None
+
+
+FAMILY: tuple[_Family, ...] = (
+    _Family(300001, "陈晓燕", "chen", "女儿", LinkStatus.APPROVED, "陈淑珍的女儿，住在深圳"),
+    _Family(300002, "王磊", "wang", "儿子", LinkStatus.APPROVED, "王秀英的儿子"),
+    _Family(300003, "孙建军", "sun", "儿子", LinkStatus.APPROVED, "孙凤英的儿子，替母亲办事"),
+    _Family(300004, "黄敏", "huang", "女儿", LinkStatus.PENDING, "黄国平的女儿，关联待审核"),
+)
+
+
+def _birthday(now_local: date, age: int, month_day: tuple[int, int] | None) -> date:
+    """A birthday giving `age` today; `None` means one that falls four days from now."""
+    if month_day is None:
+        upcoming = now_local + timedelta(days=4)
+        month_day = (upcoming.month, upcoming.day)
+        if month_day == (2, 29):
+            month_day = (3, 1)
+    month, day = month_day
+    year = now_local.year - age
+    if (month, day) > (now_local.month, now_local.day):
+        year -= 1  # not had this year's birthday yet
+    return date(year, month, day)
+
+
+def _age(birthday: date, today: date) -> int:
+    return today.year - birthday.year - ((today.month, today.day) < (birthday.month, birthday.day))
+
+
+# --- seeding ------------------------------------------------------------------------------------
+
+
+async def seed_demo(session: AsyncSession, *, now: datetime) -> DemoPeople:
+    """Create the demo office (idempotent: if its first caseworker exists, nothing is written).
+
+    Flushes; the caller commits."""
+    people = demo_people()
+    already = await session.scalar(select(User.id).where(User.telegram_id == STAFF[0].telegram_id))
+    if already is not None:
+        return people
+    people.seeded_now = True
+    today = now.astimezone(OFFICE_TZ).date()
+
+    staff_users: dict[int, User] = {}
+    for member in STAFF:
+        user = User(
+            telegram_id=member.telegram_id,
+            username=member.username,
+            display_name=member.name,
+            language="zh_Hans",
+            telegram_language="zh-hans",
+            role=member.role,
+            onboarded_at=now - timedelta(days=200),
+            last_seen_at=now - timedelta(hours=2),
+        )
+        session.add(user)
+        staff_users[member.telegram_id] = user
+    await session.flush()
+
+    grids: dict[str, Grid] = {}
+    for order, name in enumerate((GRID_A, GRID_B)):
+        caseworker = next(s for s in STAFF if s.grid == name)
+        grid = Grid(
+            name=name, staff_user_id=staff_users[caseworker.telegram_id].id, sort_order=order
+        )
+        session.add(grid)
+        grids[name] = grid
+    await session.flush()
+
+    profiles: dict[str, RetireeProfile] = {}
+    for index, person in enumerate(RETIREES):
+        user = None
+        if person.telegram_id is not None:
+            user = User(
+                telegram_id=person.telegram_id,
+                display_name=person.name,
+                language=_LOCALE_OF_CODE[person.language_code],
+                telegram_language=person.language_code,
+                role=Role.RETIREE,
+                onboarded_at=now - timedelta(days=120 - index * 7),
+                last_seen_at=now - timedelta(days=index % 4, hours=index),
+            )
+            session.add(user)
+            await session.flush()
+        birthday = _birthday(today, person.age, person.month_day)
+        caseworker = grids[person.grid].staff_user_id
+        profile = RetireeProfile(
+            user_id=user.id if user else None,
+            full_name=person.name,
+            phone=person.phone,
+            birthday=birthday,
+            birthday_is_lunar=person.lunar,
+            grid_id=grids[person.grid].id,
+            address=person.address,
+            lives_alone=person.lives_alone,
+            over_80=person.age >= 80,
+            disability=person.disability,
+            financial_hardship=person.financial_hardship,
+            lives_in_other_city=person.lives_in_other_city,
+            created_by_id=None if user else caseworker,
+        )
+        session.add(profile)
+        profiles[person.key] = profile
+    await session.flush()
+
+    admin = staff_users[DEMO_ADMIN_ID]
+    for member in FAMILY:
+        user = User(
+            telegram_id=member.telegram_id,
+            username=member.username,
+            display_name=member.name,
+            language="zh_Hans",
+            telegram_language="zh-hans",
+            role=Role.FAMILY,
+            onboarded_at=now - timedelta(days=60),
+            last_seen_at=now - timedelta(days=1),
+        )
+        session.add(user)
+        await session.flush()
+        approved = member.status == LinkStatus.APPROVED
+        session.add(
+            FamilyLink(
+                family_user_id=user.id,
+                profile_id=profiles[member.retiree_key].id,
+                relation=member.relation,
+                status=member.status,
+                decided_by_id=admin.id if approved else None,
+                decided_at=now - timedelta(days=59) if approved else None,
+            )
+        )
+    await session.flush()
+
+    await _seed_optional(session, now=now, staff=staff_users, profiles=profiles)
+    return people
+
+
+def demo_people() -> DemoPeople:
+    """The picker list (staff first, then retirees with an account, then families)."""
+    people: list[DemoPerson] = []
+    for member in STAFF:
+        hint = "admin" if member.role == Role.ADMIN else "staff"
+        people.append(
+            DemoPerson(
+                telegram_id=member.telegram_id,
+                first_name=member.name,
+                username=member.username,
+                role_hint=hint,
+                description=member.description,
+            )
+        )
+    for person in RETIREES:
+        if person.telegram_id is None:
+            continue
+        flags = [f"{person.age}岁", person.grid]
+        if person.note:
+            flags.append(person.note)
+        people.append(
+            DemoPerson(
+                telegram_id=person.telegram_id,
+                first_name=person.first_name or person.name,
+                last_name=person.last_name,
+                language_code=person.language_code,
+                role_hint="retiree",
+                description=f"退休人员 {person.name}：" + "，".join(flags),
+            )
+        )
+    for member in FAMILY:
+        people.append(
+            DemoPerson(
+                telegram_id=member.telegram_id,
+                first_name=member.name,
+                username=member.username,
+                role_hint="family",
+                description=f"家属：{member.description}",
+            )
+        )
+    return DemoPeople(people=people, staff_ids=[s.telegram_id for s in STAFF])
+
+
+# --- capabilities that may or may not exist yet --------------------------------------------------
+
+
+def _optional_module(name: str) -> Any | None:
+    try:
+        return import_module(name)
+    except ImportError:
+        return None
+
+
+async def _seed_optional(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    staff: dict[int, User],
+    profiles: dict[str, RetireeProfile],
+) -> None:
+    """Activities and requests, through their own domain operations, when those modules exist."""
+    del session, now, staff, profiles  # filled in as the capabilities land
