@@ -6,8 +6,9 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import start
+    from handlers import errors, start
 
     return [
+        errors.router,  # errors only: the last resort when a handler fails
         start.router,
     ]
