@@ -1,5 +1,7 @@
 """The domain: entities and the operations on them. No aiogram, no Telegram types."""
 
+from models import activities as activities  # tables for Alembic
+from models import requests as requests  # tables for Alembic
 from models.base import Base, utcnow
 from models.outbox import OutboxMessage, OutboxStatus, enqueue
 from models.runtime import FsmRecord, ProcessedUpdate

@@ -1,0 +1,953 @@
+"""Activities: the office's programme, sign-ups with capacity and a waitlist, reminders,
+attendance and feedback.
+
+Rules live here (capacity, waitlist order, deadlines, who may act, who is told). Every pushed
+message is an outbox row written in the same transaction as the change that causes it.
+
+Concurrency: a sign-up or cancellation first locks the activity row (`SELECT ... FOR UPDATE`
+on PostgreSQL; on SQLite the engine begins every transaction with BEGIN IMMEDIATE, so writers
+are serialised already). Counts and waitlist positions are computed inside that lock, so 200
+simultaneous sign-ups for 20 places give exactly 20 confirmed and a gapless waitlist. The
+unique constraint (activity, profile) is the last guard against a double sign-up.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, CreatedAtMixin, utcnow
+from models.outbox import OutboxMessage, OutboxStatus, enqueue
+from models.users import RetireeProfile, User, _enum, family_of, may_act_for
+
+
+class Category(enum.StrEnum):
+    """From the office's practice."""
+
+    CALLIGRAPHY = "calligraphy"  # calligraphy and painting
+    MUSIC = "music"  # singing and music
+    FITNESS = "fitness"  # dance and fitness: tai chi, square dance, gateball
+    LECTURE = "lecture"  # lectures and health talks
+    OUTING = "outing"  # outings and visits
+    CELEBRATION = "celebration"  # holiday celebrations
+    VOLUNTEERING = "volunteering"  # 发挥余热
+    OTHER = "other"
+
+
+class ActivityStatus(enum.StrEnum):
+    OPEN = "open"
+    CANCELLED = "cancelled"
+
+
+class RegistrationStatus(enum.StrEnum):
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+
+
+class Attendance(enum.StrEnum):
+    PRESENT = "present"
+    ABSENT = "absent"
+
+
+ACTIVE = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
+TITLE_MAX = 100
+PLACE_MAX = 200
+DESCRIPTION_MAX = 2000
+SHORT_TEXT_MAX = 300
+COMMENT_MAX = 1000
+CAPACITY_MAX = 10_000
+SERIES_MAX_WEEKS = 52
+
+
+class ActivitySeries(CreatedAtMixin, Base):
+    """A weekly recurring series: each session is its own Activity with its own list."""
+
+    __tablename__ = "activity_series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    weeks: Mapped[int]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class Activity(CreatedAtMixin, Base):
+    __tablename__ = "activities"
+    __table_args__ = (Index("ix_activities_status_starts_at", "status", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    category: Mapped[Category] = mapped_column(_enum(Category), default=Category.OTHER)
+    description: Mapped[str] = mapped_column(Text, default="")
+    place: Mapped[str] = mapped_column(String(PLACE_MAX), default="")
+    suits: Mapped[str] = mapped_column(String(SHORT_TEXT_MAX), default="")  # who it suits
+    bring: Mapped[str] = mapped_column(String(SHORT_TEXT_MAX), default="")  # what to bring
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None]
+    capacity: Mapped[int]
+    signup_deadline_at: Mapped[datetime | None]
+    status: Mapped[ActivityStatus] = mapped_column(
+        _enum(ActivityStatus), default=ActivityStatus.OPEN
+    )
+    cancelled_at: Mapped[datetime | None]
+    organiser_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    series_id: Mapped[int | None] = mapped_column(
+        ForeignKey("activity_series.id", ondelete="SET NULL"), index=True
+    )
+    # Waitlist order: each new or renewed registration takes the next number (in the lock).
+    next_seq: Mapped[int] = mapped_column(default=1)
+
+    organiser: Mapped[User | None] = relationship(lazy="selectin")
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == ActivityStatus.CANCELLED
+
+    @property
+    def finishes_at(self) -> datetime:
+        return self.ends_at or self.starts_at + timedelta(hours=2)
+
+
+class Registration(CreatedAtMixin, Base):
+    __tablename__ = "activity_registrations"
+    __table_args__ = (
+        UniqueConstraint("activity_id", "profile_id"),
+        Index("ix_activity_registrations_activity_id_status_seq", "activity_id", "status", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
+    profile_id: Mapped[int] = mapped_column(
+        ForeignKey("retiree_profiles.id", ondelete="CASCADE"), index=True
+    )
+    registered_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    status: Mapped[RegistrationStatus] = mapped_column(_enum(RegistrationStatus))
+    seq: Mapped[int]  # order of arrival within the activity
+    confirmed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    attendance: Mapped[Attendance | None] = mapped_column(_enum(Attendance))
+    rating: Mapped[int | None]
+    comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None]
+
+    activity: Mapped[Activity] = relationship(lazy="selectin")
+    profile: Mapped[RetireeProfile] = relationship(lazy="selectin")
+    registered_by: Mapped[User | None] = relationship(lazy="selectin")
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+class ActivityErrorCode(enum.StrEnum):
+    NOT_FOUND = "not_found"
+    CANCELLED = "cancelled"
+    STARTED = "started"
+    DEADLINE_PASSED = "deadline_passed"
+    ALREADY_SIGNED_UP = "already_signed_up"
+    FORBIDDEN = "forbidden"
+    NOT_ACTIVE = "not_active"
+    NOT_ATTENDED = "not_attended"
+    NOT_FINISHED = "not_finished"
+    INVALID = "invalid"
+
+
+class ActivityError(Exception):
+    def __init__(self, code: ActivityErrorCode, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else str(code))
+        self.code = code
+        self.detail = detail
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+async def get_activity(session: AsyncSession, activity_id: int) -> Activity | None:
+    return await session.get(Activity, activity_id)
+
+
+async def _lock_activity(session: AsyncSession, activity_id: int) -> Activity:
+    """The activity row, locked for the rest of the transaction (PostgreSQL: FOR UPDATE;
+    SQLite: the whole database is already write-locked by BEGIN IMMEDIATE)."""
+    activity = await session.scalar(
+        select(Activity)
+        .where(Activity.id == activity_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if activity is None:
+        raise ActivityError(ActivityErrorCode.NOT_FOUND)
+    return activity
+
+
+async def confirmed_count(session: AsyncSession, activity_id: int) -> int:
+    return int(
+        await session.scalar(
+            select(func.count(Registration.id))
+            .where(Registration.activity_id == activity_id)
+            .where(Registration.status == RegistrationStatus.CONFIRMED)
+        )
+        or 0
+    )
+
+
+async def waitlist_count(session: AsyncSession, activity_id: int) -> int:
+    return int(
+        await session.scalar(
+            select(func.count(Registration.id))
+            .where(Registration.activity_id == activity_id)
+            .where(Registration.status == RegistrationStatus.WAITLISTED)
+        )
+        or 0
+    )
+
+
+async def waitlist_position(session: AsyncSession, registration: Registration) -> int | None:
+    """1 for the first in line; None unless waitlisted."""
+    if registration.status != RegistrationStatus.WAITLISTED:
+        return None
+    ahead = await session.scalar(
+        select(func.count(Registration.id))
+        .where(Registration.activity_id == registration.activity_id)
+        .where(Registration.status == RegistrationStatus.WAITLISTED)
+        .where(Registration.seq < registration.seq)
+    )
+    return int(ahead or 0) + 1
+
+
+async def counts_for(session: AsyncSession, activity_ids: Sequence[int]) -> dict[int, int]:
+    """Confirmed count per activity (missing = 0)."""
+    if not activity_ids:
+        return {}
+    rows = await session.execute(
+        select(Registration.activity_id, func.count(Registration.id))
+        .where(Registration.activity_id.in_(list(activity_ids)))
+        .where(Registration.status == RegistrationStatus.CONFIRMED)
+        .group_by(Registration.activity_id)
+    )
+    return {int(a): int(n) for a, n in rows.all()}
+
+
+async def waitlist_counts_for(session: AsyncSession, activity_ids: Sequence[int]) -> dict[int, int]:
+    if not activity_ids:
+        return {}
+    rows = await session.execute(
+        select(Registration.activity_id, func.count(Registration.id))
+        .where(Registration.activity_id.in_(list(activity_ids)))
+        .where(Registration.status == RegistrationStatus.WAITLISTED)
+        .group_by(Registration.activity_id)
+    )
+    return {int(a): int(n) for a, n in rows.all()}
+
+
+async def upcoming_activities(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    category: Category | None = None,
+    offset: int = 0,
+    limit: int = 6,
+    include_cancelled: bool = False,
+    since: datetime | None = None,
+) -> tuple[list[Activity], int]:
+    """A page of activities starting after `since` (default `now`), soonest first, and the
+    total count for paging."""
+    query = select(Activity).where(Activity.starts_at > (since or now))
+    if not include_cancelled:
+        query = query.where(Activity.status == ActivityStatus.OPEN)
+    if category is not None:
+        query = query.where(Activity.category == category)
+    total = int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    page = await session.scalars(
+        query.order_by(Activity.starts_at, Activity.id).offset(offset).limit(limit)
+    )
+    return list(page), total
+
+
+def signup_open(activity: Activity, now: datetime) -> bool:
+    if activity.is_cancelled or activity.starts_at <= now:
+        return False
+    return activity.signup_deadline_at is None or now < activity.signup_deadline_at
+
+
+async def profiles_for(session: AsyncSession, user: User) -> list[RetireeProfile]:
+    """The people this user may sign up: themselves (a retiree with a profile) and their
+    approved-linked relatives."""
+    from models.users import linked_profiles
+
+    profiles: list[RetireeProfile] = []
+    if user.profile is not None:
+        profiles.append(user.profile)
+    for profile in await linked_profiles(session, user.id):
+        if all(profile.id != p.id for p in profiles):
+            profiles.append(profile)
+    return profiles
+
+
+async def registrations_of(session: AsyncSession, user: User, now: datetime) -> list[Registration]:
+    """Active registrations for upcoming activities of everyone this user may act for."""
+    profile_ids = [p.id for p in await profiles_for(session, user)]
+    if not profile_ids:
+        return []
+    result = await session.scalars(
+        select(Registration)
+        .join(Activity, Activity.id == Registration.activity_id)
+        .where(Registration.profile_id.in_(profile_ids))
+        .where(Registration.status.in_(ACTIVE))
+        .where(Activity.status == ActivityStatus.OPEN)
+        .where(Activity.starts_at > now)
+        .order_by(Activity.starts_at, Registration.id)
+    )
+    return list(result)
+
+
+async def registration_for(
+    session: AsyncSession, activity_id: int, profile_id: int
+) -> Registration | None:
+    return await session.scalar(
+        select(Registration)
+        .where(Registration.activity_id == activity_id)
+        .where(Registration.profile_id == profile_id)
+    )
+
+
+# -- recipients and notices ----------------------------------------------------------------
+
+
+async def _recipients(session: AsyncSession, registration: Registration) -> list[User]:
+    """Who hears about a registration: the retiree (if they use the bot) and the family
+    member who signed them up; if neither, the retiree's approved family."""
+    users: list[User] = []
+    profile = registration.profile
+    if profile.user is not None:
+        users.append(profile.user)
+    by = registration.registered_by
+    if by is not None and not by.is_staff and all(by.id != u.id for u in users):
+        users.append(by)
+    if not users:
+        users = await family_of(session, profile.id)
+    return users
+
+
+def _activity_params(activity: Activity) -> dict[str, Any]:
+    return {
+        "activity_id": activity.id,
+        "title": activity.title,
+        "starts_at": activity.starts_at.isoformat(),
+        "place": activity.place,
+    }
+
+
+async def _notify(
+    session: AsyncSession,
+    registration: Registration,
+    kind: str,
+    key: str,
+    params: dict[str, Any],
+    due_at: datetime | None = None,
+    tz: str | None = None,
+) -> int:
+    count = 0
+    base = {
+        **_activity_params(registration.activity),
+        "registration_id": registration.id,
+        "name": registration.profile.full_name,
+        "tz": tz or office_timezone(),
+        **params,
+    }
+    for user in await _recipients(session, registration):
+        user_params = {**base, "self": registration.profile.user_id == user.id}
+        if await enqueue(
+            session,
+            chat_id=user.telegram_id,
+            user_id=user.id,
+            kind=kind,
+            params=user_params,
+            dedup_key=f"{key}:u{user.id}",
+            due_at=due_at,
+        ):
+            count += 1
+    return count
+
+
+def office_timezone() -> str:
+    """The office's time zone name for rendering times in notices (TIMEZONE, as in Settings)."""
+    return os.environ.get("TIMEZONE", "Asia/Shanghai")
+
+
+async def cancel_pending(session: AsyncSession, dedup_prefix: str) -> int:
+    """Withdraw queued, not yet sent messages whose dedup key starts with the prefix (the
+    outbox's own `cancel_pending` when present)."""
+    try:
+        from models.outbox import cancel_pending as outbox_cancel_pending
+    except ImportError:  # pragma: no cover - older outbox module
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.dedup_key.startswith(dedup_prefix, autoescape=True))
+            .where(OutboxMessage.status == OutboxStatus.PENDING)
+            .values(status=OutboxStatus.CANCELLED)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+    return await outbox_cancel_pending(session, dedup_prefix=dedup_prefix)
+
+
+# -- sign-up, cancellation, promotion ------------------------------------------------------
+
+
+@dataclass
+class SignUpResult:
+    registration: Registration
+    confirmed: bool
+    position: int | None  # waitlist position (1 = next in line)
+
+
+async def sign_up(
+    session: AsyncSession,
+    actor: User,
+    activity_id: int,
+    profile_id: int,
+    now: datetime | None = None,
+) -> SignUpResult:
+    """Sign `profile_id` up for the activity: confirmed while places remain and nobody is
+    waiting, otherwise on the waitlist (told its position). Raises ActivityError."""
+    now = now or utcnow()
+    activity = await _lock_activity(session, activity_id)  # first statement: take the lock
+    if not await may_act_for(session, actor, profile_id):
+        raise ActivityError(ActivityErrorCode.FORBIDDEN)
+    if activity.is_cancelled:
+        raise ActivityError(ActivityErrorCode.CANCELLED)
+    if activity.starts_at <= now:
+        raise ActivityError(ActivityErrorCode.STARTED)
+    if activity.signup_deadline_at is not None and now >= activity.signup_deadline_at:
+        raise ActivityError(ActivityErrorCode.DEADLINE_PASSED)
+    if await session.get(RetireeProfile, profile_id) is None:
+        raise ActivityError(ActivityErrorCode.NOT_FOUND)
+
+    registration = await session.scalar(
+        select(Registration)
+        .where(Registration.activity_id == activity_id)
+        .where(Registration.profile_id == profile_id)
+        .execution_options(populate_existing=True)
+    )
+    if registration is not None and registration.status in ACTIVE:
+        raise ActivityError(ActivityErrorCode.ALREADY_SIGNED_UP)
+
+    confirmed = await confirmed_count(session, activity_id)
+    waiting = await waitlist_count(session, activity_id)
+    status = (
+        RegistrationStatus.CONFIRMED
+        if confirmed < activity.capacity and waiting == 0
+        else RegistrationStatus.WAITLISTED
+    )
+    seq = activity.next_seq
+    activity.next_seq = seq + 1
+    if registration is None:
+        registration = Registration(activity_id=activity_id, profile_id=profile_id, seq=seq)
+        session.add(registration)
+    registration.seq = seq
+    registration.status = status
+    registration.registered_by_id = actor.id
+    registration.cancelled_at = None
+    registration.attendance = None
+    registration.confirmed_at = now if status == RegistrationStatus.CONFIRMED else None
+    await session.flush()
+    await session.refresh(registration, ["activity", "profile", "registered_by"])
+    position = None if status == RegistrationStatus.CONFIRMED else waiting + 1
+    return SignUpResult(registration, status == RegistrationStatus.CONFIRMED, position)
+
+
+async def _promote(
+    session: AsyncSession, activity: Activity, now: datetime, tz: str | None = None
+) -> list[Registration]:
+    """Fill free places from the head of the waitlist, telling each promoted person."""
+    promoted: list[Registration] = []
+    if activity.is_cancelled or activity.starts_at <= now:
+        return promoted
+    free = activity.capacity - await confirmed_count(session, activity.id)
+    if free <= 0:
+        return promoted
+    heads = await session.scalars(
+        select(Registration)
+        .where(Registration.activity_id == activity.id)
+        .where(Registration.status == RegistrationStatus.WAITLISTED)
+        .order_by(Registration.seq)
+        .limit(free)
+        .execution_options(populate_existing=True)
+    )
+    for registration in list(heads):
+        registration.status = RegistrationStatus.CONFIRMED
+        registration.confirmed_at = now
+        promoted.append(registration)
+    await session.flush()
+    for registration in promoted:
+        await _notify(
+            session,
+            registration,
+            "act.promoted",
+            f"act:promoted:{registration.id}:{registration.seq}",
+            {},
+            tz=tz,
+        )
+    return promoted
+
+
+async def cancel_registration(
+    session: AsyncSession,
+    actor: User,
+    registration_id: int,
+    now: datetime | None = None,
+    tz: str | None = None,
+) -> tuple[Registration, list[Registration]]:
+    """The participant (or their family, or staff) withdraws; a freed place goes to the first
+    on the waitlist. Returns the registration and whoever was promoted."""
+    now = now or utcnow()
+    registration = await session.get(Registration, registration_id)
+    if registration is None:
+        raise ActivityError(ActivityErrorCode.NOT_FOUND)
+    activity = await _lock_activity(session, registration.activity_id)
+    await session.refresh(registration)
+    if not await may_act_for(session, actor, registration.profile_id):
+        raise ActivityError(ActivityErrorCode.FORBIDDEN)
+    if registration.status not in ACTIVE:
+        raise ActivityError(ActivityErrorCode.NOT_ACTIVE)
+    if activity.is_cancelled:
+        raise ActivityError(ActivityErrorCode.CANCELLED)
+    if activity.starts_at <= now:
+        raise ActivityError(ActivityErrorCode.STARTED)
+    was_confirmed = registration.status == RegistrationStatus.CONFIRMED
+    registration.status = RegistrationStatus.CANCELLED
+    registration.cancelled_at = now
+    registration.confirmed_at = None
+    await session.flush()
+    await cancel_pending(session, f"act:remind:{registration.id}:")
+    promoted = await _promote(session, activity, now, tz) if was_confirmed else []
+    return registration, promoted
+
+
+# -- staff: create, edit, cancel -----------------------------------------------------------
+
+
+@dataclass
+class ActivityDraft:
+    title: str
+    category: Category
+    starts_at: datetime
+    capacity: int
+    ends_at: datetime | None = None
+    place: str = ""
+    description: str = ""
+    signup_deadline_at: datetime | None = None
+    suits: str = ""
+    bring: str = ""
+    weeks: int = 1  # >1: a weekly series, each session its own sign-up list
+
+
+def validate_draft(
+    draft: ActivityDraft, now: datetime, *, check_start: bool = True
+) -> ActivityErrorCode | None:
+    """The rules for an activity's fields; returns what is wrong, or None."""
+    if not draft.title.strip() or len(draft.title) > TITLE_MAX:
+        return ActivityErrorCode.INVALID
+    if draft.capacity < 1 or draft.capacity > CAPACITY_MAX:
+        return ActivityErrorCode.INVALID
+    if draft.ends_at is not None and draft.ends_at <= draft.starts_at:
+        return ActivityErrorCode.INVALID
+    if draft.signup_deadline_at is not None and draft.signup_deadline_at > draft.starts_at:
+        return ActivityErrorCode.INVALID
+    if check_start and draft.starts_at <= now:
+        return ActivityErrorCode.STARTED
+    if not 1 <= draft.weeks <= SERIES_MAX_WEEKS:
+        return ActivityErrorCode.INVALID
+    return None
+
+
+def _require_staff(actor: User) -> None:
+    if not actor.is_staff:
+        raise ActivityError(ActivityErrorCode.FORBIDDEN)
+
+
+async def create_activities(
+    session: AsyncSession, actor: User, draft: ActivityDraft, now: datetime | None = None
+) -> list[Activity]:
+    """One activity, or a weekly series of `draft.weeks` sessions (each its own list)."""
+    _require_staff(actor)
+    now = now or utcnow()
+    problem = validate_draft(draft, now)
+    if problem is not None:
+        raise ActivityError(problem)
+    series_id = None
+    if draft.weeks > 1:
+        series = ActivitySeries(title=draft.title, weeks=draft.weeks, created_by_id=actor.id)
+        session.add(series)
+        await session.flush()
+        series_id = series.id
+    created = []
+    for week in range(draft.weeks):
+        shift = timedelta(weeks=week)
+        activity = Activity(
+            title=draft.title.strip(),
+            category=draft.category,
+            description=draft.description.strip(),
+            place=draft.place.strip(),
+            suits=draft.suits.strip(),
+            bring=draft.bring.strip(),
+            starts_at=draft.starts_at + shift,
+            ends_at=draft.ends_at + shift if draft.ends_at else None,
+            capacity=draft.capacity,
+            signup_deadline_at=(
+                draft.signup_deadline_at + shift if draft.signup_deadline_at else None
+            ),
+            organiser_id=actor.id,
+            series_id=series_id,
+            status=ActivityStatus.OPEN,
+            next_seq=1,
+        )
+        session.add(activity)
+        created.append(activity)
+    await session.flush()
+    return created
+
+
+EDITABLE_FIELDS = (
+    "title",
+    "category",
+    "description",
+    "place",
+    "suits",
+    "bring",
+    "starts_at",
+    "ends_at",
+    "capacity",
+    "signup_deadline_at",
+)
+
+
+async def update_activity(
+    session: AsyncSession,
+    actor: User,
+    activity_id: int,
+    field: str,
+    value: Any,
+    now: datetime | None = None,
+    tz: str | None = None,
+) -> tuple[Activity, list[Registration]]:
+    """Change one field. Raising the capacity promotes from the waitlist (lowering it never
+    removes anyone already confirmed). Returns the activity and whoever was promoted."""
+    _require_staff(actor)
+    if field not in EDITABLE_FIELDS:
+        raise ActivityError(ActivityErrorCode.INVALID, field)
+    now = now or utcnow()
+    activity = await _lock_activity(session, activity_id)
+    if activity.is_cancelled:
+        raise ActivityError(ActivityErrorCode.CANCELLED)
+    draft = ActivityDraft(
+        title=activity.title,
+        category=activity.category,
+        starts_at=activity.starts_at,
+        capacity=activity.capacity,
+        ends_at=activity.ends_at,
+        signup_deadline_at=activity.signup_deadline_at,
+    )
+    if isinstance(value, str):
+        value = value.strip()
+        limit = {"title": TITLE_MAX, "place": PLACE_MAX, "description": DESCRIPTION_MAX}
+        if len(value) > limit.get(field, SHORT_TEXT_MAX):
+            raise ActivityError(ActivityErrorCode.INVALID, field)
+    if field == "category" and not isinstance(value, Category):
+        raise ActivityError(ActivityErrorCode.INVALID, field)
+    if hasattr(draft, field):
+        setattr(draft, field, value)
+    problem = validate_draft(draft, now, check_start=field == "starts_at")
+    if problem is not None:
+        raise ActivityError(problem, field)
+    setattr(activity, field, value)
+    await session.flush()
+    if field in ("starts_at", "place", "ends_at"):
+        await _tell_change(session, activity, field, now, tz)
+    promoted = await _promote(session, activity, now, tz) if field == "capacity" else []
+    return activity, promoted
+
+
+async def _tell_change(
+    session: AsyncSession, activity: Activity, field: str, now: datetime, tz: str | None
+) -> None:
+    """A new time or place: everyone signed up or waiting is told; reminders queued for the
+    old time are withdrawn (the scan queues new ones, keyed by the new start)."""
+    registrations = await session.scalars(
+        select(Registration)
+        .where(Registration.activity_id == activity.id)
+        .where(Registration.status.in_(ACTIVE))
+    )
+    stamp = int(now.timestamp() * 1000)
+    for registration in list(registrations):
+        if field == "starts_at":
+            await cancel_pending(session, f"act:remind:{registration.id}:")
+        await _notify(
+            session,
+            registration,
+            "act.changed",
+            f"act:changed:{registration.id}:{field}:{stamp}",
+            {"field": field},
+            tz=tz,
+        )
+
+
+async def cancel_activity(
+    session: AsyncSession,
+    actor: User,
+    activity_id: int,
+    now: datetime | None = None,
+    tz: str | None = None,
+) -> int:
+    """Staff call the activity off: everyone signed up or waiting is told. Returns how many
+    registrations were affected."""
+    _require_staff(actor)
+    now = now or utcnow()
+    activity = await _lock_activity(session, activity_id)
+    if activity.is_cancelled:
+        raise ActivityError(ActivityErrorCode.CANCELLED)
+    activity.status = ActivityStatus.CANCELLED
+    activity.cancelled_at = now
+    registrations = list(
+        await session.scalars(
+            select(Registration)
+            .where(Registration.activity_id == activity_id)
+            .where(Registration.status.in_(ACTIVE))
+            .order_by(Registration.seq)
+        )
+    )
+    await session.flush()
+    for registration in registrations:
+        await cancel_pending(session, f"act:remind:{registration.id}:")
+        await cancel_pending(session, f"act:promoted:{registration.id}:")
+        await _notify(
+            session,
+            registration,
+            "act.cancelled",
+            f"act:cancelled:{registration.id}",
+            {"waitlisted": registration.status == RegistrationStatus.WAITLISTED},
+            tz=tz,
+        )
+    return len(registrations)
+
+
+# -- participants, attendance, feedback ----------------------------------------------------
+
+
+async def participants(session: AsyncSession, activity_id: int) -> list[Registration]:
+    """Confirmed first, then the waitlist, each in order of arrival."""
+    result = await session.scalars(
+        select(Registration)
+        .where(Registration.activity_id == activity_id)
+        .where(Registration.status.in_(ACTIVE))
+        .order_by(Registration.status, Registration.seq)
+    )
+    regs = list(result)
+    return [r for r in regs if r.status == RegistrationStatus.CONFIRMED] + [
+        r for r in regs if r.status == RegistrationStatus.WAITLISTED
+    ]
+
+
+async def toggle_attendance(
+    session: AsyncSession, actor: User, registration_id: int
+) -> Registration:
+    """A tap on a name: not marked -> present -> absent -> present."""
+    _require_staff(actor)
+    registration = await session.get(Registration, registration_id)
+    if registration is None:
+        raise ActivityError(ActivityErrorCode.NOT_FOUND)
+    if registration.status != RegistrationStatus.CONFIRMED:
+        raise ActivityError(ActivityErrorCode.NOT_ACTIVE)
+    registration.attendance = (
+        Attendance.ABSENT if registration.attendance == Attendance.PRESENT else Attendance.PRESENT
+    )
+    await session.flush()
+    return registration
+
+
+async def rate(
+    session: AsyncSession,
+    actor: User,
+    registration_id: int,
+    rating: int,
+    now: datetime | None = None,
+) -> Registration:
+    """A participant who attended rates the activity 1-5 (again = change the rating)."""
+    now = now or utcnow()
+    registration = await session.get(Registration, registration_id)
+    if registration is None:
+        raise ActivityError(ActivityErrorCode.NOT_FOUND)
+    own = actor.profile is not None and actor.profile.id == registration.profile_id
+    if actor.is_staff and not own:
+        raise ActivityError(ActivityErrorCode.FORBIDDEN)  # feedback comes from participants
+    if not await may_act_for(session, actor, registration.profile_id):
+        raise ActivityError(ActivityErrorCode.FORBIDDEN)
+    if registration.attendance != Attendance.PRESENT:
+        raise ActivityError(ActivityErrorCode.NOT_ATTENDED)
+    if registration.activity.starts_at > now:
+        raise ActivityError(ActivityErrorCode.NOT_FINISHED)
+    if not 1 <= rating <= 5:
+        raise ActivityError(ActivityErrorCode.INVALID)
+    registration.rating = rating
+    registration.rated_at = now
+    await session.flush()
+    return registration
+
+
+async def add_comment(
+    session: AsyncSession, actor: User, registration_id: int, comment: str
+) -> Registration:
+    registration = await session.get(Registration, registration_id)
+    if registration is None:
+        raise ActivityError(ActivityErrorCode.NOT_FOUND)
+    if not await may_act_for(session, actor, registration.profile_id):
+        raise ActivityError(ActivityErrorCode.FORBIDDEN)
+    if registration.rating is None:
+        raise ActivityError(ActivityErrorCode.NOT_ACTIVE)
+    registration.comment = comment.strip()[:COMMENT_MAX]
+    await session.flush()
+    return registration
+
+
+@dataclass
+class FeedbackSummary:
+    count: int
+    average: float | None
+    comments: list[tuple[str, int, str]]  # (name, rating, comment)
+
+
+async def feedback_summary(session: AsyncSession, activity_id: int) -> FeedbackSummary:
+    regs = list(
+        await session.scalars(
+            select(Registration)
+            .where(Registration.activity_id == activity_id)
+            .where(Registration.rating.is_not(None))
+            .order_by(Registration.rated_at, Registration.id)
+        )
+    )
+    ratings = [r.rating for r in regs if r.rating is not None]
+    average = round(sum(ratings) / len(ratings), 1) if ratings else None
+    comments = [(r.profile.full_name, r.rating or 0, r.comment) for r in regs if r.comment]
+    return FeedbackSummary(len(ratings), average, comments)
+
+
+# -- the scheduler's scan ------------------------------------------------------------------
+
+DEFAULT_REMINDER_HOURS = (24, 2)
+FEEDBACK_DELAY = timedelta(hours=1)  # ask an hour after the end
+FEEDBACK_WINDOW = timedelta(days=7)  # attendance marked later than this: don't ask any more
+
+
+def reminder_hours(settings: Any = None) -> tuple[int, ...]:
+    """Hours before the start at which participants are reminded: the setting
+    `activity_reminder_hours` if Settings has it, else env ACTIVITY_REMINDER_HOURS ("24,2")."""
+    raw = getattr(settings, "activity_reminder_hours", None)
+    if raw is None:
+        raw = os.environ.get("ACTIVITY_REMINDER_HOURS")
+    if raw is None:
+        return DEFAULT_REMINDER_HOURS
+    if isinstance(raw, str):
+        raw = [part for part in raw.replace(";", ",").split(",") if part.strip()]
+    hours = sorted({int(h) for h in raw if int(h) > 0}, reverse=True)
+    return tuple(hours)
+
+
+async def scan(session: AsyncSession, now: datetime, settings: Any = None) -> int:
+    """Queue due reminders (once each) and feedback requests. Idempotent by dedup key."""
+    tz = getattr(settings, "timezone", None) or office_timezone()
+    queued = await _scan_reminders(session, now, reminder_hours(settings), tz)
+    queued += await _scan_feedback(session, now, tz)
+    return queued
+
+
+async def _scan_reminders(
+    session: AsyncSession, now: datetime, hours: tuple[int, ...], tz: str
+) -> int:
+    if not hours:
+        return 0
+    horizon = now + timedelta(hours=max(hours))
+    rows = await session.scalars(
+        select(Registration)
+        .join(Activity, Activity.id == Registration.activity_id)
+        .where(Activity.status == ActivityStatus.OPEN)
+        .where(Activity.starts_at > now)
+        .where(Activity.starts_at <= horizon)
+        .where(Registration.status == RegistrationStatus.CONFIRMED)
+    )
+    queued = 0
+    for registration in list(rows):
+        starts_at = registration.activity.starts_at
+        # The nearest reminder whose moment has come (a late scan sends only the latest one).
+        due = [h for h in hours if now >= starts_at - timedelta(hours=h)]
+        if not due:
+            continue
+        h = min(due)
+        window_opened = starts_at - timedelta(hours=h)
+        if registration.confirmed_at is not None and registration.confirmed_at > window_opened:
+            continue  # signed up (or promoted) inside this window: they know already
+        queued += await _notify(
+            session,
+            registration,
+            "act.reminder",
+            f"act:remind:{registration.id}:{h}h:{int(starts_at.timestamp())}",
+            {"hours": h},
+            tz=tz,
+        )
+    return queued
+
+
+async def _scan_feedback(session: AsyncSession, now: datetime, tz: str) -> int:
+    rows = await session.scalars(
+        select(Registration)
+        .join(Activity, Activity.id == Registration.activity_id)
+        .where(Activity.status == ActivityStatus.OPEN)
+        .where(Activity.starts_at <= now)
+        .where(Activity.starts_at > now - FEEDBACK_WINDOW)
+        .where(Registration.status == RegistrationStatus.CONFIRMED)
+        .where(Registration.attendance == Attendance.PRESENT)
+        .where(Registration.rating.is_(None))
+    )
+    queued = 0
+    for registration in list(rows):
+        if registration.activity.finishes_at + FEEDBACK_DELAY > now:
+            continue
+        profile = registration.profile
+        recipients = [profile.user] if profile.user is not None else []
+        if not recipients and registration.registered_by is not None:
+            recipients = [registration.registered_by]
+        for user in recipients:
+            if await enqueue(
+                session,
+                chat_id=user.telegram_id,
+                user_id=user.id,
+                kind="act.feedback",
+                params={
+                    **_activity_params(registration.activity),
+                    "registration_id": registration.id,
+                    "name": profile.full_name,
+                    "self": profile.user_id == user.id,
+                    "tz": tz,
+                },
+                dedup_key=f"act:feedback:{registration.id}:u{user.id}",
+            ):
+                queued += 1
+    return queued

@@ -1,0 +1,371 @@
+"""Activities in and out as files: CSV/XLSX import (validated row by row) and the XLSX
+participant list. Takes and returns bytes; no Telegram here.
+
+Import format: the first row holds column names (English or Chinese, any order):
+
+    title/标题*, category/类别, start/开始时间*, end/结束时间, place/地点, capacity/名额*,
+    deadline/报名截止, description/简介, suits/适合人群, bring/携带物品, weeks/每周重复
+
+(* required). Times are in the office's time zone, written like `2026-12-01 09:00`
+(also `2026/12/1 9:00`, `12月1日 9:00`); `end` may be just a time (`11:00`). `category` is a
+key (`fitness`) or a Chinese name (`文体健身`); empty means "other". `weeks` > 1 makes a weekly
+series. CSV may be UTF-8 (with or without BOM) or GB18030 (what Excel on a Chinese Windows
+saves). Each bad row is reported with its line number and reason; good rows are imported.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from models.activities import (
+    CAPACITY_MAX,
+    DESCRIPTION_MAX,
+    PLACE_MAX,
+    SERIES_MAX_WEEKS,
+    SHORT_TEXT_MAX,
+    TITLE_MAX,
+    ActivityDraft,
+    Category,
+    Registration,
+    RegistrationStatus,
+)
+
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_ROWS = 1000
+
+# Chinese names staff may type in a file (and the English keys).
+CATEGORY_ALIASES: dict[str, Category] = {
+    "书画": Category.CALLIGRAPHY,
+    "书法": Category.CALLIGRAPHY,
+    "绘画": Category.CALLIGRAPHY,
+    "书法绘画": Category.CALLIGRAPHY,
+    "书画艺术": Category.CALLIGRAPHY,
+    "歌唱": Category.MUSIC,
+    "音乐": Category.MUSIC,
+    "合唱": Category.MUSIC,
+    "歌唱音乐": Category.MUSIC,
+    "文体": Category.FITNESS,
+    "健身": Category.FITNESS,
+    "舞蹈": Category.FITNESS,
+    "太极": Category.FITNESS,
+    "广场舞": Category.FITNESS,
+    "门球": Category.FITNESS,
+    "文体健身": Category.FITNESS,
+    "舞蹈健身": Category.FITNESS,
+    "讲座": Category.LECTURE,
+    "健康讲座": Category.LECTURE,
+    "讲座健康": Category.LECTURE,
+    "参观": Category.OUTING,
+    "出游": Category.OUTING,
+    "外出参观": Category.OUTING,
+    "参观出游": Category.OUTING,
+    "节日": Category.CELEBRATION,
+    "节日庆祝": Category.CELEBRATION,
+    "节日活动": Category.CELEBRATION,
+    "志愿": Category.VOLUNTEERING,
+    "志愿服务": Category.VOLUNTEERING,
+    "发挥余热": Category.VOLUNTEERING,
+    "其他": Category.OTHER,
+}
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "title": ("title", "标题", "活动名称", "名称"),
+    "category": ("category", "类别", "分类"),
+    "start": ("start", "开始", "开始时间", "时间"),
+    "end": ("end", "结束", "结束时间"),
+    "place": ("place", "地点"),
+    "capacity": ("capacity", "名额", "人数"),
+    "deadline": ("deadline", "报名截止", "截止时间", "截止"),
+    "description": ("description", "简介", "说明", "内容"),
+    "suits": ("suits", "适合", "适合人群"),
+    "bring": ("bring", "携带", "携带物品", "带什么"),
+    "weeks": ("weeks", "每周重复", "重复周数", "周数"),
+}
+REQUIRED = ("title", "start", "capacity")
+
+
+def parse_category(text: str) -> Category | None:
+    value = text.strip()
+    if not value:
+        return Category.OTHER
+    lowered = value.lower()
+    for category in Category:
+        if lowered == category.value:
+            return category
+    return CATEGORY_ALIASES.get(value)
+
+
+_DATETIME = re.compile(
+    r"^\s*(?:(?P<y>\d{4})\s*[-/.年]\s*)?(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*[日号]?"
+    r"(?:\s*[Tt ,，]?\s*(?P<H>\d{1,2})\s*[:：点时]\s*(?P<M>\d{2})?\s*分?)?\s*$"
+)
+_TIME = re.compile(r"^\s*(?P<H>\d{1,2})\s*[:：点时]\s*(?P<M>\d{2})?\s*分?\s*$")
+
+
+def parse_local_datetime(
+    text: str, tz: ZoneInfo, now: datetime, *, require_time: bool = True
+) -> datetime | None:
+    """`2026-12-01 09:00`, `2026/12/1 9:00`, `12月1日 9点`, `12-01 09:00` (the next such date)
+    in the office's time zone -> aware UTC; None if it is not a date and time."""
+    match = _DATETIME.match(text)
+    if match is None:
+        return None
+    if match["H"] is None and require_time:
+        return None
+    try:
+        hour = int(match["H"] or 0)
+        minute = int(match["M"] or 0)
+        local_now = now.astimezone(tz)
+        year = int(match["y"]) if match["y"] else local_now.year
+        value = datetime(year, int(match["m"]), int(match["d"]), hour, minute, tzinfo=tz)
+        if not match["y"] and value < local_now - timedelta(days=1):
+            value = value.replace(year=year + 1)
+    except ValueError:
+        return None
+    return value.astimezone(ZoneInfo("UTC"))
+
+
+def parse_local_time_on(text: str, day_of: datetime, tz: ZoneInfo) -> datetime | None:
+    """A bare `11:00` on the same local day as `day_of`."""
+    match = _TIME.match(text)
+    if match is None:
+        return None
+    try:
+        local = day_of.astimezone(tz)
+        value = datetime.combine(
+            local.date(), time(int(match["H"]), int(match["M"] or 0)), tzinfo=tz
+        )
+    except ValueError:
+        return None
+    return value.astimezone(ZoneInfo("UTC"))
+
+
+def _cell_datetime(value: Any, tz: ZoneInfo, now: datetime) -> datetime | None:
+    """XLSX cells may already be datetimes (naive = office local time)."""
+    if isinstance(value, datetime):
+        local = value if value.tzinfo else value.replace(tzinfo=tz)
+        return local.astimezone(ZoneInfo("UTC"))
+    if isinstance(value, date):
+        return None  # a date without a time
+    return parse_local_datetime(_text(value), tz, now)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+class RowProblem(enum.StrEnum):
+    """Why a row was not imported (the handler words each one)."""
+
+    MISSING_TITLE = "missing_title"
+    TITLE_TOO_LONG = "title_too_long"
+    TEXT_TOO_LONG = "text_too_long"
+    UNKNOWN_CATEGORY = "unknown_category"
+    BAD_START = "bad_start"
+    START_IN_PAST = "start_in_past"
+    BAD_END = "bad_end"
+    END_BEFORE_START = "end_before_start"
+    BAD_CAPACITY = "bad_capacity"
+    BAD_DEADLINE = "bad_deadline"
+    DEADLINE_AFTER_START = "deadline_after_start"
+    BAD_WEEKS = "bad_weeks"
+
+
+class FileProblem(enum.StrEnum):
+    TOO_BIG = "too_big"
+    UNREADABLE = "unreadable"
+    NO_HEADER = "no_header"
+    MISSING_COLUMNS = "missing_columns"
+    TOO_MANY_ROWS = "too_many_rows"
+
+
+@dataclass
+class RowError:
+    line: int  # as the staff member sees it in the spreadsheet (header = line 1)
+    problem: RowProblem
+    value: str = ""
+
+
+@dataclass
+class ImportResult:
+    drafts: list[tuple[int, ActivityDraft]] = field(default_factory=list)  # (line, draft)
+    errors: list[RowError] = field(default_factory=list)
+    file_problem: FileProblem | None = None
+    missing_columns: list[str] = field(default_factory=list)
+
+
+def _read_rows(data: bytes, filename: str) -> list[list[Any]]:
+    if filename.lower().endswith((".xlsx", ".xlsm")) or data[:2] == b"PK":
+        from openpyxl import load_workbook
+
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        sheet = workbook.worksheets[0]
+        rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+        workbook.close()
+        return rows
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise ValueError("undecodable")
+    try:
+        dialect: Any = csv.Sniffer().sniff(text[:2048], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    return [list(row) for row in csv.reader(io.StringIO(text), dialect)]
+
+
+def parse_activities(data: bytes, filename: str, tz: ZoneInfo, now: datetime) -> ImportResult:
+    """Validate a CSV or XLSX file of activities row by row."""
+    result = ImportResult()
+    if len(data) > MAX_FILE_BYTES:
+        result.file_problem = FileProblem.TOO_BIG
+        return result
+    try:
+        rows = _read_rows(data, filename)
+    except Exception:  # a corrupt zip, a binary file: the staff member just hears "unreadable"
+        result.file_problem = FileProblem.UNREADABLE
+        return result
+    if not rows or not any(_text(c) for c in rows[0]):
+        result.file_problem = FileProblem.NO_HEADER
+        return result
+    header = [_text(c).lower().lstrip("*").strip() for c in rows[0]]
+    index: dict[str, int] = {}
+    for key, names in COLUMNS.items():
+        for position, name in enumerate(header):
+            if name in names:
+                index[key] = position
+                break
+    missing = [key for key in REQUIRED if key not in index]
+    if missing:
+        result.file_problem = FileProblem.MISSING_COLUMNS
+        result.missing_columns = missing
+        return result
+    if len(rows) - 1 > MAX_ROWS:
+        result.file_problem = FileProblem.TOO_MANY_ROWS
+        return result
+    for line, row in enumerate(rows[1:], start=2):
+        cells = {key: (row[i] if i < len(row) else None) for key, i in index.items()}
+        if not any(_text(v) for v in cells.values()):
+            continue  # an empty line
+        outcome = _parse_row(cells, tz, now)
+        if isinstance(outcome, RowError):
+            outcome.line = line
+            result.errors.append(outcome)
+        else:
+            result.drafts.append((line, outcome))
+    return result
+
+
+def _parse_row(cells: dict[str, Any], tz: ZoneInfo, now: datetime) -> ActivityDraft | RowError:
+    def error(problem: RowProblem, key: str = "") -> RowError:
+        return RowError(0, problem, _text(cells.get(key)) if key else "")
+
+    title = _text(cells.get("title"))
+    if not title:
+        return error(RowProblem.MISSING_TITLE)
+    if len(title) > TITLE_MAX:
+        return error(RowProblem.TITLE_TOO_LONG)
+    category = parse_category(_text(cells.get("category")))
+    if category is None:
+        return error(RowProblem.UNKNOWN_CATEGORY, "category")
+    starts_at = _cell_datetime(cells.get("start"), tz, now)
+    if starts_at is None:
+        return error(RowProblem.BAD_START, "start")
+    if starts_at <= now:
+        return error(RowProblem.START_IN_PAST, "start")
+    ends_at = None
+    end_cell = cells.get("end")
+    if _text(end_cell):
+        ends_at = _cell_datetime(end_cell, tz, now)
+        if ends_at is None:
+            if isinstance(end_cell, time):
+                end_cell = end_cell.strftime("%H:%M")
+            ends_at = parse_local_time_on(_text(end_cell), starts_at, tz)
+        if ends_at is None:
+            return error(RowProblem.BAD_END, "end")
+        if ends_at <= starts_at:
+            return error(RowProblem.END_BEFORE_START, "end")
+    capacity_text = _text(cells.get("capacity"))
+    if not capacity_text.isdigit() or not 1 <= int(capacity_text) <= CAPACITY_MAX:
+        return error(RowProblem.BAD_CAPACITY, "capacity")
+    deadline = None
+    if _text(cells.get("deadline")):
+        deadline = _cell_datetime(cells.get("deadline"), tz, now)
+        if deadline is None:
+            return error(RowProblem.BAD_DEADLINE, "deadline")
+        if deadline > starts_at:
+            return error(RowProblem.DEADLINE_AFTER_START, "deadline")
+    weeks_text = _text(cells.get("weeks")) or "1"
+    if not weeks_text.isdigit() or not 1 <= int(weeks_text) <= SERIES_MAX_WEEKS:
+        return error(RowProblem.BAD_WEEKS, "weeks")
+    texts = {key: _text(cells.get(key)) for key in ("place", "description", "suits", "bring")}
+    limits = {"place": PLACE_MAX, "description": DESCRIPTION_MAX}
+    for key, value in texts.items():
+        if len(value) > limits.get(key, SHORT_TEXT_MAX):
+            return error(RowProblem.TEXT_TOO_LONG)
+    return ActivityDraft(
+        title=title,
+        category=category,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        capacity=int(capacity_text),
+        signup_deadline_at=deadline,
+        weeks=int(weeks_text),
+        **texts,
+    )
+
+
+def participants_xlsx(
+    title: str,
+    headers: list[str],
+    registrations: list[Registration],
+    labels: dict[str, str],
+) -> bytes:
+    """The participant list as a spreadsheet: number, name, phone, status, attendance,
+    rating, comment. `headers` and `labels` come translated from the caller."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = "participants"
+    sheet.append([title])
+    sheet.append(headers)
+    for number, registration in enumerate(registrations, start=1):
+        status = (
+            labels["confirmed"]
+            if registration.status == RegistrationStatus.CONFIRMED
+            else labels["waitlisted"]
+        )
+        attendance = labels.get(registration.attendance.value) if registration.attendance else ""
+        sheet.append(
+            [
+                number,
+                registration.profile.full_name,
+                registration.profile.phone or "",
+                status,
+                attendance or "",
+                registration.rating or "",
+                registration.comment or "",
+            ]
+        )
+    for column, width in zip("ABCDEFG", (6, 16, 16, 10, 10, 8, 40), strict=True):
+        sheet.column_dimensions[column].width = width
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
