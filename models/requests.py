@@ -1,0 +1,1046 @@
+"""Service requests (服务请求): intake, lifecycle, promised times, escalation and satisfaction.
+
+The rules live here: who may see and act on a request (callback data is never trusted, every
+operation checks the actor against the request id), which transitions are allowed, when a
+request is due (首问负责、限时办结), who is told of each change (always through the outbox,
+in the transaction of the change), and the periodic scan that reminds and escalates overdue
+requests and asks once more for a missing rating.
+
+Lifecycle: new -> accepted (assigned to a staff member) -> in progress -> done; or cancelled by
+the requester before done, or rejected by staff with a reason. Every transition is a
+`RequestEvent` (who, when, optional note).
+
+Promised times come from `DeadlinePolicy` rows (per category and urgency, category "*" for all)
+and fall back to `DEFAULT_POLICIES`; an office overrides them with `set_deadline_policy`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any, Protocol
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, CreatedAtMixin, utcnow
+from models.outbox import enqueue
+from models.users import (
+    FamilyLink,
+    Grid,
+    LinkStatus,
+    RetireeProfile,
+    Role,
+    User,
+    _enum,
+    family_of,
+    may_act_for,
+    people_to_notify,
+)
+from models.workdays import hours_deadline, workday_deadline
+
+NUMBER_PREFIX = "FW"
+RATING_REMINDER_AFTER = timedelta(days=3)
+MAX_DESCRIPTION = 2000
+MAX_ATTACHMENTS = 10
+
+
+class Category(enum.StrEnum):
+    HOME_REPAIR = "home_repair"
+    MEDICAL = "medical"  # medical escort and appointments
+    ERRANDS = "errands"  # shopping and errands
+    PAPERWORK = "paperwork"  # benefits and paperwork (待遇、报销、证明)
+    TALK = "talk"  # someone to talk to (精神慰藉)
+    CARE = "care"  # cleaning and care
+    OTHER = "other"
+
+
+class Preferred(enum.StrEnum):
+    TODAY = "today"
+    TOMORROW = "tomorrow"
+    THIS_WEEK = "this_week"
+    DATE = "date"
+
+
+class RequestStatus(enum.StrEnum):
+    NEW = "new"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (RequestStatus.NEW, RequestStatus.ACCEPTED, RequestStatus.IN_PROGRESS)
+
+
+OPEN_STATUSES = (RequestStatus.NEW, RequestStatus.ACCEPTED, RequestStatus.IN_PROGRESS)
+WORKING_STATUSES = (RequestStatus.ACCEPTED, RequestStatus.IN_PROGRESS)
+
+
+class AttachmentKind(enum.StrEnum):
+    PHOTO = "photo"
+    VOICE = "voice"
+
+
+class EventAction(enum.StrEnum):
+    CREATED = "created"
+    ACCEPTED = "accepted"  # taken by the actor
+    ASSIGNED = "assigned"  # given to someone (note = assignee's name)
+    STARTED = "started"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    RATED = "rated"
+    COMMENTED = "commented"
+
+
+class QueueFilter(enum.StrEnum):
+    MINE = "mine"
+    GRIDS = "grids"
+    UNASSIGNED = "unassigned"
+    OVERDUE = "overdue"
+    ALL = "all"
+
+
+class ErrorCode(enum.StrEnum):
+    NOT_FOUND = "not_found"
+    FORBIDDEN = "forbidden"  # the actor has no right to this request or action
+    WRONG_STATUS = "wrong_status"  # e.g. a double tap on Done, or cancelling a done request
+    NOT_STAFF = "not_staff"  # "assign to" someone who is not staff
+    ALREADY_RATED = "already_rated"
+    BAD_INPUT = "bad_input"
+
+
+class RequestError(Exception):
+    def __init__(self, code: ErrorCode, status: RequestStatus | None = None) -> None:
+        super().__init__(code.value)
+        self.code = code
+        self.status = status  # the request's current status, when that explains the refusal
+
+
+# --- entities ---------------------------------------------------------------------------------
+
+
+class ServiceRequest(CreatedAtMixin, Base):
+    __tablename__ = "service_requests"
+    __table_args__ = (Index("ix_service_requests_status_assignee", "status", "assignee_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)  # FW-2026-00042
+    profile_id: Mapped[int] = mapped_column(
+        ForeignKey("retiree_profiles.id", ondelete="CASCADE"), index=True
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    category: Mapped[Category] = mapped_column(_enum(Category))
+    description: Mapped[str] = mapped_column(Text, default="")
+    preferred: Mapped[Preferred] = mapped_column(_enum(Preferred), default=Preferred.THIS_WEEK)
+    preferred_date: Mapped[date | None]
+    urgent: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[RequestStatus] = mapped_column(_enum(RequestStatus), default=RequestStatus.NEW)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    accept_due_at: Mapped[datetime]
+    done_due_at: Mapped[datetime]
+    escalate_after_minutes: Mapped[int] = mapped_column(default=240)
+    accepted_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]  # done, cancelled or rejected
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    # 0 nothing sent, 1 the responsible person reminded, 2 the supervisor alerted
+    accept_alert_level: Mapped[int] = mapped_column(default=0)
+    done_alert_level: Mapped[int] = mapped_column(default=0)
+    rating: Mapped[int | None]
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    rating_voice_file_id: Mapped[str | None] = mapped_column(String(200))
+    rated_at: Mapped[datetime | None]
+    rate_reminded_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    profile: Mapped[RetireeProfile] = relationship(lazy="selectin")
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id], lazy="selectin")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="selectin")
+    attachments: Mapped[list[RequestAttachment]] = relationship(
+        lazy="selectin", order_by="RequestAttachment.id", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[RequestEvent]] = relationship(
+        lazy="selectin", order_by="RequestEvent.id", cascade="all, delete-orphan"
+    )
+
+    def is_overdue(self, now: datetime) -> bool:
+        if self.status == RequestStatus.NEW:
+            return self.accept_due_at <= now or self.done_due_at <= now
+        if self.status in WORKING_STATUSES:
+            return self.done_due_at <= now
+        return False
+
+
+class RequestAttachment(CreatedAtMixin, Base):
+    """A voice note or photo sent with the description (Telegram file id)."""
+
+    __tablename__ = "request_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("service_requests.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[AttachmentKind] = mapped_column(_enum(AttachmentKind))
+    file_id: Mapped[str] = mapped_column(String(200))
+
+
+class RequestEvent(CreatedAtMixin, Base):
+    """One step of a request's history: who did what, when, with an optional note."""
+
+    __tablename__ = "request_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("service_requests.id", ondelete="CASCADE"), index=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[EventAction] = mapped_column(_enum(EventAction))
+    status: Mapped[RequestStatus] = mapped_column(_enum(RequestStatus))  # status after the step
+    note: Mapped[str | None] = mapped_column(Text)
+
+    actor: Mapped[User | None] = relationship(lazy="selectin")
+
+
+class RequestCounter(Base):
+    """Per-year sequence for tracking numbers, bumped by an atomic upsert in the transaction
+    that creates the request (unique under concurrency on SQLite and PostgreSQL)."""
+
+    __tablename__ = "request_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class DeadlinePolicy(CreatedAtMixin, Base):
+    """An office's override of the promised times for a category ("*" = every category) and
+    urgency. For each of accept/done give hours (clock hours) or working days, not both."""
+
+    __tablename__ = "request_deadline_policies"
+    __table_args__ = (UniqueConstraint("category", "urgent"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(String(20))  # a Category value or "*"
+    urgent: Mapped[bool]
+    accept_hours: Mapped[int | None]
+    accept_workdays: Mapped[int | None]
+    done_hours: Mapped[int | None]
+    done_workdays: Mapped[int | None]
+    escalate_after_hours: Mapped[int] = mapped_column(default=4)
+
+
+# --- promised times ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Policy:
+    accept_hours: int | None = None
+    accept_workdays: int | None = None
+    done_hours: int | None = None
+    done_workdays: int | None = None
+    # after a deadline passes the responsible person is reminded at once, and the supervisor
+    # is alerted this long after the deadline if nothing happened
+    escalate_after_hours: int = 4
+
+    def accept_due(self, start: datetime, tz: tzinfo) -> datetime:
+        return _due(start, self.accept_hours, self.accept_workdays, tz)
+
+    def done_due(self, start: datetime, tz: tzinfo) -> datetime:
+        return _due(start, self.done_hours, self.done_workdays, tz)
+
+
+def _due(start: datetime, hours: int | None, workdays: int | None, tz: tzinfo) -> datetime:
+    if hours is not None:
+        return hours_deadline(start, hours)
+    return workday_deadline(start, workdays if workdays is not None else 1, tz)
+
+
+# urgent: accepted within 2 hours, done within 2 working days;
+# normal: accepted within 1 working day, done within 5 working days.
+DEFAULT_POLICIES: dict[bool, Policy] = {
+    True: Policy(accept_hours=2, done_workdays=2, escalate_after_hours=1),
+    False: Policy(accept_workdays=1, done_workdays=5, escalate_after_hours=4),
+}
+
+
+async def policy_for(session: AsyncSession, category: Category, urgent: bool) -> Policy:
+    rows = await session.scalars(
+        select(DeadlinePolicy)
+        .where(DeadlinePolicy.urgent == urgent)
+        .where(DeadlinePolicy.category.in_([category.value, "*"]))
+    )
+    by_category = {row.category: row for row in rows}
+    row = by_category.get(category.value) or by_category.get("*")
+    if row is None:
+        return DEFAULT_POLICIES[urgent]
+    return Policy(
+        accept_hours=row.accept_hours,
+        accept_workdays=row.accept_workdays,
+        done_hours=row.done_hours,
+        done_workdays=row.done_workdays,
+        escalate_after_hours=row.escalate_after_hours,
+    )
+
+
+async def set_deadline_policy(
+    session: AsyncSession,
+    category: Category | None,
+    urgent: bool,
+    *,
+    accept_hours: int | None = None,
+    accept_workdays: int | None = None,
+    done_hours: int | None = None,
+    done_workdays: int | None = None,
+    escalate_after_hours: int = 4,
+) -> DeadlinePolicy:
+    """Override the promised times for one category (None = every category) and urgency.
+    Applies to requests made from now on."""
+    for hours, days in ((accept_hours, accept_workdays), (done_hours, done_workdays)):
+        if (hours is None) == (days is None):
+            raise ValueError("give either hours or working days for each deadline")
+    key = category.value if category is not None else "*"
+    row = await session.scalar(
+        select(DeadlinePolicy)
+        .where(DeadlinePolicy.category == key)
+        .where(DeadlinePolicy.urgent == urgent)
+    )
+    if row is None:
+        row = DeadlinePolicy(category=key, urgent=urgent)
+        session.add(row)
+    row.accept_hours, row.accept_workdays = accept_hours, accept_workdays
+    row.done_hours, row.done_workdays = done_hours, done_workdays
+    row.escalate_after_hours = escalate_after_hours
+    await session.flush()
+    return row
+
+
+# --- tracking numbers -------------------------------------------------------------------------
+
+
+async def next_number(session: AsyncSession, year: int) -> str:
+    """FW-<year>-<5 digits>: an atomic upsert on the year's counter row, so two requests made
+    at the same moment (several bot processes on PostgreSQL) never share a number."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(RequestCounter).values(year=year, last=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=["year"], set_={"last": RequestCounter.last + 1}
+    ).returning(RequestCounter.last)
+    sequence = (await session.execute(statement)).scalar_one()
+    return f"{NUMBER_PREFIX}-{year}-{sequence:05d}"
+
+
+# --- people -----------------------------------------------------------------------------------
+
+
+def _is_supervisor(user: User) -> bool:
+    return user.role in (Role.SUPERVISOR, Role.ADMIN)
+
+
+async def staff_members(session: AsyncSession) -> list[User]:
+    rows = await session.scalars(
+        select(User)
+        .where(User.role.in_([Role.STAFF, Role.SUPERVISOR, Role.ADMIN]))
+        .order_by(User.display_name, User.id)
+    )
+    return list(rows)
+
+
+async def supervisors(session: AsyncSession) -> list[User]:
+    """Who is alerted on escalations and low ratings: supervisors, else administrators."""
+    for role in (Role.SUPERVISOR, Role.ADMIN):
+        rows = list(await session.scalars(select(User).where(User.role == role)))
+        if rows:
+            return rows
+    return []
+
+
+def requester_user(request: ServiceRequest) -> User | None:
+    """Who is asked to rate: whoever asked (a family member on behalf of a relative), or the
+    retiree when staff filed the request for them."""
+    creator = request.created_by
+    if creator is not None and not creator.is_staff:
+        return creator
+    return request.profile.user
+
+
+async def requester_side(session: AsyncSession, request: ServiceRequest) -> list[User]:
+    """The retiree, their approved family and whoever filed it (if not staff), each once."""
+    users = people_to_notify(request.profile, await family_of(session, request.profile_id))
+    creator = request.created_by
+    if creator is not None and not creator.is_staff and all(u.id != creator.id for u in users):
+        users.append(creator)
+    return users
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+async def _load(session: AsyncSession, request_id: int, *, lock: bool = False) -> ServiceRequest:
+    statement = select(ServiceRequest).where(ServiceRequest.id == request_id)
+    if lock:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    request = await session.scalar(statement)
+    if request is None:
+        raise RequestError(ErrorCode.NOT_FOUND)
+    return request
+
+
+async def may_view(session: AsyncSession, actor: User, request: ServiceRequest) -> bool:
+    if actor.is_staff:
+        return True
+    if request.created_by_id == actor.id:
+        return True
+    return await may_act_for(session, actor, request.profile_id)
+
+
+async def get_request(session: AsyncSession, actor: User, request_id: int) -> ServiceRequest:
+    """A request the actor may see, or RequestError (NOT_FOUND / FORBIDDEN)."""
+    request = await _load(session, request_id)
+    if not await may_view(session, actor, request):
+        raise RequestError(ErrorCode.FORBIDDEN)
+    return request
+
+
+async def requests_of(session: AsyncSession, user: User, limit: int = 20) -> list[ServiceRequest]:
+    """ "My requests": for the retiree themselves, their linked relatives, and any they filed."""
+    linked = select(FamilyLink.profile_id).where(
+        FamilyLink.family_user_id == user.id, FamilyLink.status == LinkStatus.APPROVED
+    )
+    conditions = [ServiceRequest.created_by_id == user.id, ServiceRequest.profile_id.in_(linked)]
+    if user.profile is not None:
+        conditions.append(ServiceRequest.profile_id == user.profile.id)
+    rows = await session.scalars(
+        select(ServiceRequest)
+        .where(or_(*conditions))
+        .order_by(ServiceRequest.id.desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def staff_queue(
+    session: AsyncSession, actor: User, queue_filter: QueueFilter, now: datetime, limit: int = 30
+) -> list[ServiceRequest]:
+    """Open requests for the staff queue; overdue ones first, then oldest first."""
+    if not actor.is_staff:
+        raise RequestError(ErrorCode.FORBIDDEN)
+    statement = select(ServiceRequest).where(ServiceRequest.status.in_(OPEN_STATUSES))
+    if queue_filter == QueueFilter.MINE:
+        statement = statement.where(ServiceRequest.assignee_id == actor.id)
+    elif queue_filter == QueueFilter.GRIDS:
+        my_grids = select(Grid.id).where(Grid.staff_user_id == actor.id)
+        in_grid = select(RetireeProfile.id).where(RetireeProfile.grid_id.in_(my_grids))
+        statement = statement.where(ServiceRequest.profile_id.in_(in_grid))
+    elif queue_filter == QueueFilter.UNASSIGNED:
+        statement = statement.where(ServiceRequest.assignee_id.is_(None))
+    elif queue_filter == QueueFilter.OVERDUE:
+        statement = statement.where(
+            or_(
+                ServiceRequest.done_due_at <= now,
+                (ServiceRequest.status == RequestStatus.NEW)
+                & (ServiceRequest.accept_due_at <= now),
+            )
+        )
+    rows = list(await session.scalars(statement.order_by(ServiceRequest.id).limit(500)))
+    rows.sort(key=lambda r: (not r.is_overdue(now), r.id))
+    return rows[:limit]
+
+
+# --- snapshots for rendering (the renderers have no database) ---------------------------------
+
+
+def _local(value: datetime | None, tz: tzinfo) -> str | None:
+    return value.astimezone(tz).strftime("%Y-%m-%dT%H:%M") if value is not None else None
+
+
+def card_params(request: ServiceRequest, now: datetime, tz: tzinfo) -> dict[str, Any]:
+    """Everything the staff card shows, as plain JSON (rendered later, in a locale)."""
+    profile = request.profile
+    creator = request.created_by
+    filed_by = None
+    if creator is not None and (profile.user_id is None or creator.id != profile.user_id):
+        filed_by = creator.display_name
+    return {
+        "request_id": request.id,
+        "number": request.number,
+        "category": request.category.value,
+        "urgent": request.urgent,
+        "status": request.status.value,
+        "description": request.description[:1500],
+        "preferred": request.preferred.value,
+        "preferred_date": request.preferred_date.isoformat() if request.preferred_date else None,
+        "name": profile.full_name,
+        "phone": profile.phone,
+        "address": profile.address,
+        "grid": profile.grid.name if profile.grid is not None else None,
+        "filed_by": filed_by,
+        "assignee": request.assignee.display_name if request.assignee is not None else None,
+        "accept_due": _local(request.accept_due_at, tz),
+        "done_due": _local(request.done_due_at, tz),
+        "created": _local(request.created_at, tz),
+        "overdue": request.is_overdue(now),
+        "photos": sum(1 for a in request.attachments if a.kind == AttachmentKind.PHOTO),
+        "voices": sum(1 for a in request.attachments if a.kind == AttachmentKind.VOICE),
+        "reject_reason": request.reject_reason,
+        "rating": request.rating,
+    }
+
+
+def _card_key(request_id: int) -> str:
+    return f"request:{request_id}:card"
+
+
+async def _post_card(
+    session: AsyncSession,
+    request: ServiceRequest,
+    staff_chat_id: int | None,
+    now: datetime,
+    tz: tzinfo,
+    *,
+    version: str | None = None,
+) -> None:
+    """The staff group's card: sent once, then edited in place (outbox `_edit`)."""
+    if staff_chat_id is None:
+        return
+    params = card_params(request, now, tz)
+    if version is None:
+        key = _card_key(request.id)
+    else:
+        params["_edit"] = _card_key(request.id)
+        key = f"{_card_key(request.id)}:{version}"
+    await enqueue(
+        session, chat_id=staff_chat_id, kind="request.staff_card", params=params, dedup_key=key
+    )
+
+
+async def _tell_requester_side(
+    session: AsyncSession, request: ServiceRequest, event: RequestEvent, actor: User | None
+) -> None:
+    """Each change goes to the retiree and linked family (not to whoever made it)."""
+    for person in await requester_side(session, request):
+        if actor is not None and person.id == actor.id:
+            continue
+        await enqueue(
+            session,
+            chat_id=person.telegram_id,
+            user_id=person.id,
+            kind="request.status",
+            params={
+                "request_id": request.id,
+                "number": request.number,
+                "category": request.category.value,
+                "action": event.action.value,
+                "status": request.status.value,
+                "note": event.note,
+                "assignee": request.assignee.display_name if request.assignee else None,
+                "for_name": request.profile.full_name,
+                "is_self": request.profile.user_id == person.id,
+            },
+            dedup_key=f"request:{request.id}:event:{event.id}:to:{person.id}",
+        )
+
+
+async def _send_media_to(session: AsyncSession, request: ServiceRequest, staff: User) -> None:
+    """The voice notes and photos go privately to whoever handles the request."""
+    total = len(request.attachments)
+    for index, attachment in enumerate(request.attachments, start=1):
+        await enqueue(
+            session,
+            chat_id=staff.telegram_id,
+            user_id=staff.id,
+            kind="request.media",
+            params={
+                "request_id": request.id,
+                "number": request.number,
+                "kind": attachment.kind.value,
+                "file_id": attachment.file_id,
+                "index": index,
+                "total": total,
+            },
+            dedup_key=f"request:{request.id}:media:{attachment.id}:to:{staff.id}",
+        )
+
+
+def _record(
+    session: AsyncSession,
+    request: ServiceRequest,
+    actor: User | None,
+    action: EventAction,
+    note: str | None = None,
+) -> RequestEvent:
+    event = RequestEvent(
+        request_id=request.id,
+        actor_id=actor.id if actor else None,
+        action=action,
+        status=request.status,
+        note=note,
+    )
+    event.actor = actor
+    request.events.append(event)
+    session.add(event)
+    return event
+
+
+# --- intake -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Attachment:
+    kind: AttachmentKind
+    file_id: str
+
+
+async def create_request(
+    session: AsyncSession,
+    actor: User,
+    profile_id: int,
+    *,
+    category: Category,
+    description: str,
+    attachments: list[Attachment] | None = None,
+    preferred: Preferred = Preferred.THIS_WEEK,
+    preferred_date: date | None = None,
+    urgent: bool = False,
+    now: datetime | None = None,
+    tz: tzinfo = UTC,
+    staff_chat_id: int | None = None,
+) -> ServiceRequest:
+    """File a request for a retiree (oneself, a linked relative, or by staff for anyone)."""
+    if not await may_act_for(session, actor, profile_id):
+        raise RequestError(ErrorCode.FORBIDDEN)
+    attachments = attachments or []
+    description = description.strip()
+    if len(description) > MAX_DESCRIPTION or len(attachments) > MAX_ATTACHMENTS:
+        raise RequestError(ErrorCode.BAD_INPUT)
+    if not description and not attachments:
+        raise RequestError(ErrorCode.BAD_INPUT)
+    if (preferred == Preferred.DATE) != (preferred_date is not None):
+        raise RequestError(ErrorCode.BAD_INPUT)
+    now = now or utcnow()
+    policy = await policy_for(session, category, urgent)
+    request = ServiceRequest(
+        number=await next_number(session, now.astimezone(tz).year),
+        profile_id=profile_id,
+        created_by_id=actor.id,
+        category=category,
+        description=description,
+        preferred=preferred,
+        preferred_date=preferred_date,
+        urgent=urgent,
+        status=RequestStatus.NEW,
+        accept_due_at=policy.accept_due(now, tz),
+        done_due_at=policy.done_due(now, tz),
+        escalate_after_minutes=policy.escalate_after_hours * 60,
+        created_at=now,
+        attachments=[RequestAttachment(kind=a.kind, file_id=a.file_id) for a in attachments],
+        events=[],
+    )
+    session.add(request)
+    await session.flush()
+    await session.refresh(request, ["profile", "created_by", "assignee"])
+    event = _record(session, request, actor, EventAction.CREATED)
+    await session.flush()
+    await _post_card(session, request, staff_chat_id, now, tz)
+    await _tell_requester_side(session, request, event, actor)
+    return request
+
+
+# --- staff actions ----------------------------------------------------------------------------
+
+
+def _require_staff(actor: User) -> None:
+    if not actor.is_staff:
+        raise RequestError(ErrorCode.FORBIDDEN)
+
+
+def _require_handler(actor: User, request: ServiceRequest) -> None:
+    """Once a request is someone's, only they or a supervisor/administrator move it on."""
+    _require_staff(actor)
+    if request.assignee_id not in (None, actor.id) and not _is_supervisor(actor):
+        raise RequestError(ErrorCode.FORBIDDEN)
+
+
+def _require_status(request: ServiceRequest, *allowed: RequestStatus) -> None:
+    if request.status not in allowed:
+        raise RequestError(ErrorCode.WRONG_STATUS, request.status)
+
+
+async def _after_change(
+    session: AsyncSession,
+    request: ServiceRequest,
+    event: RequestEvent,
+    actor: User,
+    now: datetime,
+    tz: tzinfo,
+    staff_chat_id: int | None,
+    update_card: bool,
+) -> None:
+    request.updated_at = now
+    await session.flush()
+    if update_card:
+        await _post_card(session, request, staff_chat_id, now, tz, version=f"e{event.id}")
+    await _tell_requester_side(session, request, event, actor)
+
+
+@dataclass
+class StaffContext:
+    """What every staff action needs besides the actor and the request id. `update_card`:
+    False when the handler edits the pressed group card itself."""
+
+    now: datetime
+    tz: tzinfo
+    staff_chat_id: int | None
+    update_card: bool = True
+
+
+async def take(
+    session: AsyncSession, actor: User, request_id: int, ctx: StaffContext
+) -> ServiceRequest:
+    """首问负责: the staff member who takes a new request owns it."""
+    _require_staff(actor)
+    request = await _load(session, request_id, lock=True)
+    _require_status(request, RequestStatus.NEW)
+    request.status = RequestStatus.ACCEPTED
+    request.assignee_id, request.assignee = actor.id, actor
+    request.accepted_at = ctx.now
+    event = _record(session, request, actor, EventAction.ACCEPTED)
+    await _after_change(session, request, event, actor, ctx.now, ctx.tz, ctx.staff_chat_id,
+                        ctx.update_card)  # fmt: skip
+    await _send_media_to(session, request, actor)
+    return request
+
+
+async def assign(
+    session: AsyncSession, actor: User, request_id: int, assignee_id: int, ctx: StaffContext
+) -> ServiceRequest:
+    _require_staff(actor)
+    request = await _load(session, request_id, lock=True)
+    _require_status(request, *OPEN_STATUSES)
+    _require_handler(actor, request)
+    assignee = await session.get(User, assignee_id)
+    if assignee is None or not assignee.is_staff:
+        raise RequestError(ErrorCode.NOT_STAFF)
+    if request.assignee_id == assignee.id:
+        raise RequestError(ErrorCode.WRONG_STATUS, request.status)
+    if request.status == RequestStatus.NEW:
+        request.status = RequestStatus.ACCEPTED
+        request.accepted_at = ctx.now
+    request.assignee_id, request.assignee = assignee.id, assignee
+    event = _record(session, request, actor, EventAction.ASSIGNED, note=assignee.display_name)
+    await _after_change(session, request, event, actor, ctx.now, ctx.tz, ctx.staff_chat_id,
+                        ctx.update_card)  # fmt: skip
+    if assignee.id != actor.id:
+        await enqueue(
+            session,
+            chat_id=assignee.telegram_id,
+            user_id=assignee.id,
+            kind="request.assigned",
+            params={**card_params(request, ctx.now, ctx.tz), "by": actor.display_name},
+            dedup_key=f"request:{request.id}:assigned:{event.id}",
+        )
+    await _send_media_to(session, request, assignee)
+    return request
+
+
+async def start(
+    session: AsyncSession, actor: User, request_id: int, ctx: StaffContext
+) -> ServiceRequest:
+    request = await _load(session, request_id, lock=True)
+    _require_handler(actor, request)
+    _require_status(request, RequestStatus.ACCEPTED)
+    request.status = RequestStatus.IN_PROGRESS
+    request.started_at = ctx.now
+    event = _record(session, request, actor, EventAction.STARTED)
+    await _after_change(session, request, event, actor, ctx.now, ctx.tz, ctx.staff_chat_id,
+                        ctx.update_card)  # fmt: skip
+    return request
+
+
+async def finish(
+    session: AsyncSession, actor: User, request_id: int, ctx: StaffContext, note: str | None = None
+) -> ServiceRequest:
+    """Done: the requester is asked to rate it (满意度)."""
+    request = await _load(session, request_id, lock=True)
+    _require_handler(actor, request)
+    _require_status(request, *WORKING_STATUSES)
+    request.status = RequestStatus.DONE
+    request.closed_at = ctx.now
+    event = _record(session, request, actor, EventAction.DONE, note=note)
+    await _after_change(session, request, event, actor, ctx.now, ctx.tz, ctx.staff_chat_id,
+                        ctx.update_card)  # fmt: skip
+    await _ask_rating(session, request, "ask")
+    return request
+
+
+async def reject(
+    session: AsyncSession, actor: User, request_id: int, reason: str, ctx: StaffContext
+) -> ServiceRequest:
+    reason = reason.strip()[:500]
+    if not reason:
+        raise RequestError(ErrorCode.BAD_INPUT)
+    request = await _load(session, request_id, lock=True)
+    _require_handler(actor, request)
+    _require_status(request, *OPEN_STATUSES)
+    request.status = RequestStatus.REJECTED
+    request.closed_at = ctx.now
+    request.reject_reason = reason
+    event = _record(session, request, actor, EventAction.REJECTED, note=reason)
+    await _after_change(session, request, event, actor, ctx.now, ctx.tz, ctx.staff_chat_id,
+                        ctx.update_card)  # fmt: skip
+    return request
+
+
+# --- requester actions ------------------------------------------------------------------------
+
+
+async def _require_requester_side(
+    session: AsyncSession, actor: User, request: ServiceRequest
+) -> None:
+    """The retiree, approved family, or whoever filed it; staff use Reject instead."""
+    if request.created_by_id == actor.id and not actor.is_staff:
+        return
+    if actor.is_staff or not await may_act_for(session, actor, request.profile_id):
+        raise RequestError(ErrorCode.FORBIDDEN)
+
+
+async def cancel(
+    session: AsyncSession,
+    actor: User,
+    request_id: int,
+    *,
+    now: datetime | None = None,
+    tz: tzinfo = UTC,
+    staff_chat_id: int | None = None,
+) -> ServiceRequest:
+    now = now or utcnow()
+    request = await _load(session, request_id, lock=True)
+    await _require_requester_side(session, actor, request)
+    _require_status(request, *OPEN_STATUSES)
+    request.status = RequestStatus.CANCELLED
+    request.closed_at = now
+    event = _record(session, request, actor, EventAction.CANCELLED)
+    await _after_change(session, request, event, actor, now, tz, staff_chat_id, True)
+    if request.assignee is not None:
+        await enqueue(
+            session,
+            chat_id=request.assignee.telegram_id,
+            user_id=request.assignee.id,
+            kind="request.cancelled_staff",
+            params={"request_id": request.id, "number": request.number},
+            dedup_key=f"request:{request.id}:cancelled:to:{request.assignee.id}",
+        )
+    return request
+
+
+async def _ask_rating(session: AsyncSession, request: ServiceRequest, stage: str) -> bool:
+    person = requester_user(request)
+    if person is None:
+        return False
+    return await enqueue(
+        session,
+        chat_id=person.telegram_id,
+        user_id=person.id,
+        kind="request.rate" if stage == "ask" else "request.rate_reminder",
+        params={
+            "request_id": request.id,
+            "number": request.number,
+            "category": request.category.value,
+            "for_name": request.profile.full_name,
+            "is_self": request.profile.user_id == person.id,
+        },
+        dedup_key=f"request:{request.id}:rate:{stage}",
+    )
+
+
+async def _alert_supervisors_low_rating(
+    session: AsyncSession, request: ServiceRequest, stage: str
+) -> None:
+    for supervisor in await supervisors(session):
+        await enqueue(
+            session,
+            chat_id=supervisor.telegram_id,
+            user_id=supervisor.id,
+            kind="request.low_rating",
+            params={
+                "request_id": request.id,
+                "number": request.number,
+                "category": request.category.value,
+                "rating": request.rating,
+                "comment": request.rating_comment,
+                "voice": request.rating_voice_file_id,
+                "name": request.profile.full_name,
+                "phone": request.profile.phone,
+                "assignee": request.assignee.display_name if request.assignee else None,
+            },
+            dedup_key=f"request:{request.id}:low_rating:{stage}:to:{supervisor.id}",
+        )
+
+
+async def rate(
+    session: AsyncSession, actor: User, request_id: int, stars: int, now: datetime | None = None
+) -> ServiceRequest:
+    """1-5 stars, once. 1-2 stars alert the supervisor."""
+    if stars not in range(1, 6):
+        raise RequestError(ErrorCode.BAD_INPUT)
+    request = await _load(session, request_id, lock=True)
+    await _require_requester_side(session, actor, request)
+    _require_status(request, RequestStatus.DONE)
+    if request.rating is not None:
+        raise RequestError(ErrorCode.ALREADY_RATED)
+    request.rating = stars
+    request.rated_at = now or utcnow()
+    _record(session, request, actor, EventAction.RATED, note=str(stars))
+    await session.flush()
+    if stars <= 2:
+        await _alert_supervisors_low_rating(session, request, "rating")
+    return request
+
+
+async def comment_rating(
+    session: AsyncSession,
+    actor: User,
+    request_id: int,
+    *,
+    text: str | None = None,
+    voice_file_id: str | None = None,
+) -> ServiceRequest:
+    """A comment (text or voice) after the stars; a low rating's comment goes to the
+    supervisor too."""
+    request = await _load(session, request_id, lock=True)
+    await _require_requester_side(session, actor, request)
+    if request.rating is None:
+        raise RequestError(ErrorCode.WRONG_STATUS, request.status)
+    if request.rating_comment is not None or request.rating_voice_file_id is not None:
+        raise RequestError(ErrorCode.ALREADY_RATED)
+    if text is not None:
+        text = text.strip()[:MAX_DESCRIPTION]
+    if not text and not voice_file_id:
+        raise RequestError(ErrorCode.BAD_INPUT)
+    request.rating_comment = text or None
+    request.rating_voice_file_id = voice_file_id
+    _record(session, request, actor, EventAction.COMMENTED, note=text or None)
+    await session.flush()
+    if request.rating <= 2:
+        await _alert_supervisors_low_rating(session, request, "comment")
+    return request
+
+
+# --- the scan: overdue reminders, escalations, rating reminders -------------------------------
+
+
+async def _remind_overdue(
+    session: AsyncSession,
+    request: ServiceRequest,
+    deadline: str,
+    stage: str,
+    recipients: list[User],
+    staff_chat_id: int | None,
+    now: datetime,
+    tz: tzinfo,
+) -> int:
+    params = {**card_params(request, now, tz), "deadline": deadline, "stage": stage}
+    queued = 0
+    if not recipients and staff_chat_id is not None:
+        key = f"request:{request.id}:overdue:{deadline}:{stage}:group"
+        queued += await enqueue(
+            session,
+            chat_id=staff_chat_id,
+            kind="request.overdue",
+            params=params,
+            dedup_key=key,
+        )
+    for person in recipients:
+        key = f"request:{request.id}:overdue:{deadline}:{stage}:to:{person.id}"
+        queued += await enqueue(
+            session,
+            chat_id=person.telegram_id,
+            user_id=person.id,
+            kind="request.overdue",
+            params=params,
+            dedup_key=key,
+        )
+    return queued
+
+
+async def scan_requests(
+    session: AsyncSession, now: datetime, tz: tzinfo, staff_chat_id: int | None
+) -> int:
+    """Find overdue requests and missing ratings; each message is queued once (dedup keys and
+    the alert levels), however often the scan runs."""
+    queued = 0
+    overdue = await session.scalars(
+        select(ServiceRequest).where(
+            or_(
+                (ServiceRequest.status == RequestStatus.NEW)
+                & (ServiceRequest.accept_due_at <= now)
+                & (ServiceRequest.accept_alert_level < 2),
+                ServiceRequest.status.in_(WORKING_STATUSES)
+                & (ServiceRequest.done_due_at <= now)
+                & (ServiceRequest.done_alert_level < 2),
+            )
+        )
+    )
+    boss = await supervisors(session)
+    for request in list(overdue):
+        escalate_after = timedelta(minutes=request.escalate_after_minutes)
+        if request.status == RequestStatus.NEW:
+            deadline, due, level = "accept", request.accept_due_at, request.accept_alert_level
+            grid = request.profile.grid
+            first = [grid.staff_user] if grid is not None and grid.staff_user else []
+        else:
+            deadline, due, level = "done", request.done_due_at, request.done_alert_level
+            first = [request.assignee] if request.assignee is not None else []
+        if level < 1:
+            queued += await _remind_overdue(
+                session, request, deadline, "remind", first, staff_chat_id, now, tz
+            )
+            level = 1
+        if level < 2 and due + escalate_after <= now:
+            queued += await _remind_overdue(
+                session, request, deadline, "escalate", boss, staff_chat_id, now, tz
+            )
+            level = 2
+        if deadline == "accept":
+            request.accept_alert_level = level
+        else:
+            request.done_alert_level = level
+    unrated = await session.scalars(
+        select(ServiceRequest)
+        .where(ServiceRequest.status == RequestStatus.DONE)
+        .where(ServiceRequest.rating.is_(None))
+        .where(ServiceRequest.rate_reminded_at.is_(None))
+        .where(ServiceRequest.closed_at <= now - RATING_REMINDER_AFTER)
+    )
+    for request in list(unrated):
+        queued += await _ask_rating(session, request, "reminder")
+        request.rate_reminded_at = now
+    await session.flush()
+    return queued
+
+
+class _ScanSettings(Protocol):
+    staff_chat_id: int | None
+
+    @property
+    def tz(self) -> tzinfo: ...
+
+
+async def scan(session: AsyncSession, now: datetime, settings: _ScanSettings) -> int:
+    """The scheduler's entry point (bot/jobs.py): `scan_requests` with the office's settings."""
+    return await scan_requests(session, now, settings.tz, settings.staff_chat_id)
