@@ -8,16 +8,17 @@ queue the same message twice.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from collections.abc import Collection
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, CreatedAtMixin, utcnow
-from models.users import _enum
+from models.users import User, _enum
 
 
 class OutboxStatus(enum.StrEnum):
@@ -83,3 +84,204 @@ async def enqueue(
     )
     inserted = (await session.execute(statement)).scalar_one_or_none()
     return inserted is not None
+
+
+# -- operations for the sender (bot/sender.py) -------------------------------------------------
+# The sender claims due rows (PENDING -> SENDING, committed at once), talks to Telegram outside
+# any transaction, then records the outcome of each row in a short transaction of its own. A row
+# left SENDING by a crash is put back to PENDING by `resume_stale` and sent again (at least once).
+
+STALE_AFTER = timedelta(minutes=5)
+UNREACHABLE_ERROR = "recipient unreachable: they blocked the bot (until they /start again)"
+
+
+def _sending_chats() -> Any:
+    """Chats with a message in flight: their next message waits, so each chat gets its
+    messages in order even when several senders share the table."""
+    return select(OutboxMessage.chat_id).where(OutboxMessage.status == OutboxStatus.SENDING)
+
+
+async def claim_due(
+    session: AsyncSession,
+    *,
+    now: datetime | None = None,
+    limit: int = 100,
+    skip_chats: Collection[int] = (),
+) -> list[OutboxMessage]:
+    """Claim up to `limit` due rows, the earliest due first and at most one per chat (the
+    chat's earliest), skipping chats that already have a row in flight or are paused
+    (`skip_chats`). Claimed rows become SENDING with `locked_at`; the caller commits at once.
+
+    On PostgreSQL the rows are locked with FOR UPDATE SKIP LOCKED, so several senders share the
+    table without ever claiming the same row; on SQLite there is one sender (BEGIN IMMEDIATE
+    serialises writers anyway)."""
+    now = now or utcnow()
+    conditions = [
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.due_at <= now,
+        OutboxMessage.chat_id.not_in(_sending_chats()),
+    ]
+    if skip_chats:
+        conditions.append(OutboxMessage.chat_id.not_in(list(skip_chats)))
+    first_per_chat = (
+        select(
+            OutboxMessage.id,
+            func.row_number()
+            .over(
+                partition_by=OutboxMessage.chat_id,
+                order_by=(OutboxMessage.due_at, OutboxMessage.id),
+            )
+            .label("place"),
+        )
+        .where(*conditions)
+        .subquery()
+    )
+    statement = (
+        select(OutboxMessage)
+        .where(OutboxMessage.id.in_(select(first_per_chat.c.id).where(first_per_chat.c.place == 1)))
+        .where(OutboxMessage.status == OutboxStatus.PENDING)
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        .limit(limit)
+        .execution_options(populate_existing=True)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    rows = list(await session.scalars(statement))
+    for row in rows:
+        row.status = OutboxStatus.SENDING
+        row.locked_at = now
+    await session.flush()
+    return rows
+
+
+async def _update_row(session: AsyncSession, row_id: int, **values: Any) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def mark_sent(
+    session: AsyncSession,
+    row_id: int,
+    *,
+    telegram_message_id: int | None,
+    now: datetime | None = None,
+) -> None:
+    """Telegram accepted the message (or the edit)."""
+    await _update_row(
+        session,
+        row_id,
+        status=OutboxStatus.SENT,
+        sent_at=now or utcnow(),
+        telegram_message_id=telegram_message_id,
+        attempts=OutboxMessage.attempts + 1,
+        locked_at=None,
+        last_error=None,
+    )
+
+
+async def mark_failed(
+    session: AsyncSession, row_id: int, *, error: str, count_attempt: bool = True
+) -> None:
+    """Give up on the row for good (400, 403, unknown kind, attempts exhausted)."""
+    values: dict[str, Any] = {
+        "status": OutboxStatus.FAILED,
+        "last_error": error[:2000],
+        "locked_at": None,
+    }
+    if count_attempt:
+        values["attempts"] = OutboxMessage.attempts + 1
+    await _update_row(session, row_id, **values)
+
+
+async def mark_retry(
+    session: AsyncSession,
+    row_id: int,
+    *,
+    due_at: datetime,
+    error: str | None = None,
+    count_attempt: bool = True,
+    chat_id: int | None = None,
+) -> None:
+    """Put the row back in the queue for `due_at` (429, network error, 5xx; or, without
+    counting an attempt, a row the sender could not take up now). `chat_id` moves the row to
+    another chat (a group that became a supergroup)."""
+    values: dict[str, Any] = {
+        "status": OutboxStatus.PENDING,
+        "due_at": due_at,
+        "locked_at": None,
+    }
+    if error is not None:
+        values["last_error"] = error[:2000]
+    if count_attempt:
+        values["attempts"] = OutboxMessage.attempts + 1
+    if chat_id is not None:
+        values["chat_id"] = chat_id
+    await _update_row(session, row_id, **values)
+
+
+async def release(session: AsyncSession, row_ids: Collection[int]) -> None:
+    """Hand claimed rows back untouched (a sender stopping before it got to them)."""
+    if not row_ids:
+        return
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(list(row_ids)))
+        .where(OutboxMessage.status == OutboxStatus.SENDING)
+        .values(status=OutboxStatus.PENDING, locked_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def resume_stale(
+    session: AsyncSession, *, now: datetime | None = None, older_than: timedelta = STALE_AFTER
+) -> int:
+    """Rows left SENDING by a sender that died (claimed more than `older_than` ago) go back to
+    PENDING, to be sent again. Returns how many."""
+    cutoff = (now or utcnow()) - older_than
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.SENDING)
+        .where(or_(OutboxMessage.locked_at.is_(None), OutboxMessage.locked_at <= cutoff))
+        .values(status=OutboxStatus.PENDING, locked_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def get_by_dedup_key(session: AsyncSession, dedup_key: str) -> OutboxMessage | None:
+    return await session.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
+
+
+async def mark_user_unreachable(
+    session: AsyncSession, user_id: int, *, now: datetime | None = None
+) -> None:
+    """Telegram said 403 for this user's private chat: they blocked the bot or deleted their
+    account. Nothing more is sent to them until they /start again (`users.mark_reachable`)."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .where(User.reachable.is_(True))
+        .values(reachable=False, unreachable_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def cancel_pending(session: AsyncSession, *, dedup_prefix: str) -> int:
+    """Cancel queued, not yet sent rows whose dedup key starts with `dedup_prefix` (say, the
+    reminders of a cancelled sign-up: `cancel_pending(session, dedup_prefix="remind:reg:42:")`).
+    A row already handed to Telegram is not recalled. Returns how many were cancelled."""
+    if not dedup_prefix:
+        raise ValueError("an empty prefix would cancel every queued message")
+    escaped = dedup_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING)
+        .where(OutboxMessage.dedup_key.like(f"{escaped}%", escape="\\"))
+        .values(status=OutboxStatus.CANCELLED, locked_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,673 @@
+"""The outbox sender against real databases (SQLite and PostgreSQL) with Telegram replaced by
+the recording session. Time is injected: the sender's clock and sleep are fakes, so nothing here
+waits, and the rate limits are checked on the sleeps the sender asked for."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiogram import Bot
+from aiogram.exceptions import TelegramNetworkError
+from aiogram.methods import TelegramMethod
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.db import create_engine, create_sessionmaker
+from bot.factory import create_bot
+from bot.sender import OutboxSender
+from handlers.notifications import Rendered, notification
+from models.base import utcnow
+from models.outbox import (
+    UNREACHABLE_ERROR,
+    OutboxMessage,
+    OutboxStatus,
+    enqueue,
+)
+from models.users import User, mark_reachable
+from tests.recording import TEST_TOKEN, RecordingSession, Request
+
+STAFF_CHAT = -1001234567890
+
+
+# -- test-only notification kinds --------------------------------------------------------------
+@notification("test.ping")
+def _render_ping(params: dict[str, Any]) -> Rendered:
+    return Rendered(f"ping {params.get('n', '')}".strip())
+
+
+@notification("test.translated")
+def _render_translated(params: dict[str, Any]) -> Rendered:
+    return Rendered(_("Back to menu"))
+
+
+@notification("test.card")
+def _render_card(params: dict[str, Any]) -> Rendered:
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Take", callback_data="t:1")]]
+    )
+    return Rendered(f"Card: {params['status']}", reply_markup=keyboard)
+
+
+@notification("test.photo")
+def _render_photo(params: dict[str, Any]) -> Rendered:
+    return Rendered("A photo for you", photo=params["file_id"])
+
+
+@notification("test.broken")
+def _render_broken(params: dict[str, Any]) -> Rendered:
+    return Rendered(params["missing"])
+
+
+# -- Telegram and time stand-ins ---------------------------------------------------------------
+class FlakySession(RecordingSession):
+    """The recording session, plus network failures (which never reach Telegram, so they are
+    raised before the request is answered) and a hook that sees each request as it is made."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.network_errors: list[str] = []
+        self.on_request: Callable[[str], None] | None = None
+
+    async def make_request(
+        self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None
+    ) -> Any:
+        await asyncio.sleep(0)  # let other tasks run, as a real request would
+        if self.on_request is not None:
+            self.on_request(method.__api_method__)
+        if self.network_errors:
+            self.requests.append(Request(method.__api_method__, {}))
+            raise TelegramNetworkError(method=method, message=self.network_errors.pop(0))
+        return await super().make_request(bot, method, timeout)
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+# -- fixtures ----------------------------------------------------------------------------------
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Every test here on SQLite and on PostgreSQL. (Like conftest's `any_database_url`, but a
+    plain fixture: that one is async, and building the templates or the PostgreSQL database
+    from inside the running event loop fails.)"""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_database_url"))
+    return str(request.getfixturevalue("pg_database_url"))
+
+
+@pytest.fixture
+def recording() -> FlakySession:
+    return FlakySession()
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def make_sender(
+    bot: Bot, sessionmaker: async_sessionmaker[AsyncSession], i18n: I18n, settings: Settings
+) -> Callable[..., OutboxSender]:
+    def make(fake: FakeTime | None = None, **overrides: Any) -> OutboxSender:
+        fake = fake or FakeTime()
+        custom = settings.model_copy(update={"outbox_rate_per_second": 1000.0, **overrides})
+        return OutboxSender(
+            bot=bot,
+            sessionmaker=sessionmaker,
+            i18n=i18n,
+            settings=custom,
+            sleep=fake.sleep,
+            clock=fake.clock,
+        )
+
+    return make
+
+
+async def add_user(
+    session: AsyncSession,
+    telegram_id: int,
+    *,
+    language: str | None = None,
+    telegram_language: str | None = None,
+) -> User:
+    user = User(telegram_id=telegram_id, language=language, telegram_language=telegram_language)
+    session.add(user)
+    await session.commit()
+    return user
+
+
+async def queue(session: AsyncSession, **kwargs: Any) -> None:
+    kwargs.setdefault("kind", "test.ping")
+    await enqueue(session, **kwargs)
+    await session.commit()
+
+
+async def row(session: AsyncSession, dedup_key: str) -> OutboxMessage:
+    session.expire_all()
+    found = await session.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
+    await session.commit()  # on SQLite even a read holds the write lock until the end
+    assert found is not None
+    return found
+
+
+async def make_all_due(session: AsyncSession) -> None:
+    """Time travel for retries: every queued row becomes due now."""
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING)
+        .values(due_at=utcnow() - timedelta(seconds=1))
+    )
+    await session.commit()
+
+
+def close_to(actual: Any, expected: Any, slack: timedelta = timedelta(seconds=30)) -> bool:
+    return abs(actual - expected) < slack
+
+
+# -- the ordinary path -------------------------------------------------------------------------
+async def test_sends_due_rows_in_due_order_and_records_them(
+    session: AsyncSession, make_sender: Callable[..., OutboxSender], recording: FlakySession
+) -> None:
+    now = utcnow()
+    await queue(session, chat_id=11, dedup_key="b", params={"n": 2}, due_at=now - timedelta(1))
+    await queue(session, chat_id=12, dedup_key="a", params={"n": 1}, due_at=now - timedelta(2))
+    await queue(session, chat_id=13, dedup_key="later", due_at=now + timedelta(hours=1))
+
+    sender = make_sender()
+    assert await sender.send_due() == 2
+
+    sent = recording.take()
+    assert [(r.method, r.chat_id, r.text) for r in sent] == [
+        ("sendMessage", 12, "ping 1"),
+        ("sendMessage", 11, "ping 2"),
+    ]
+    first = await row(session, "a")
+    assert first.status == OutboxStatus.SENT
+    assert first.telegram_message_id == sent[0].message_id
+    assert first.sent_at is not None and first.attempts == 1 and first.locked_at is None
+    assert (await row(session, "later")).status == OutboxStatus.PENDING
+    assert await sender.send_due() == 0
+    assert recording.take() == []
+
+
+async def test_enqueue_twice_with_one_key_sends_one_message(
+    session: AsyncSession, make_sender: Callable[..., OutboxSender], recording: FlakySession
+) -> None:
+    assert await enqueue(session, chat_id=21, kind="test.ping", dedup_key="remind:1:24h")
+    assert not await enqueue(session, chat_id=21, kind="test.ping", dedup_key="remind:1:24h")
+    await session.commit()
+    # A scheduler running again after the message went out changes nothing either.
+    sender = make_sender()
+    await sender.send_due()
+    assert not await enqueue(session, chat_id=21, kind="test.ping", dedup_key="remind:1:24h")
+    await session.commit()
+    await sender.send_due()
+    assert [r.chat_id for r in recording.take()] == [21]
+
+
+async def test_renders_in_the_recipients_language_at_send_time(
+    session: AsyncSession,
+    make_sender: Callable[..., OutboxSender],
+    recording: FlakySession,
+    i18n: I18n,
+) -> None:
+    chosen = await add_user(session, 31, language="zh_Hans")
+    guessed = await add_user(session, 32, telegram_language="zh-TW")
+    await queue(session, chat_id=31, user_id=chosen.id, kind="test.translated", dedup_key="c")
+    await queue(session, chat_id=32, user_id=guessed.id, kind="test.translated", dedup_key="g")
+    await queue(session, chat_id=STAFF_CHAT, kind="test.translated", dedup_key="staff")
+    # After the rows were queued, the first user switches to English.
+    chosen.language = "en"
+    await session.commit()
+
+    await make_sender().send_due()
+
+    texts = {r.chat_id: r.text for r in recording.take()}
+    assert texts[31] == i18n.gettext("Back to menu", locale="en") == "Back to menu"
+    assert texts[32] == i18n.gettext("Back to menu", locale="zh_Hant")
+    assert texts[STAFF_CHAT] == i18n.gettext("Back to menu", locale="zh_Hans")
+    assert texts[32] != texts[31] and texts[STAFF_CHAT] != texts[31]
+
+
+async def test_photo_rows_go_out_as_photos_with_the_text_as_caption(
+    session: AsyncSession, make_sender: Callable[..., OutboxSender], recording: FlakySession
+) -> None:
+    await queue(session, chat_id=41, kind="test.photo", params={"file_id": "AgAD1"}, dedup_key="p")
+    await make_sender().send_due()
+    [sent] = recording.take()
+    assert sent.method == "sendPhoto"
+    assert sent.params["photo"] == "AgAD1" and sent.params["caption"] == "A photo for you"
+
+
+async def test_system_text_carries_final_text(
+    session: AsyncSession, make_sender: Callable[..., OutboxSender], recording: FlakySession
+) -> None:
+    text = "明天上午九点，社区活动室有健康讲座。<b>不是HTML</b>"
+    await queue(session, chat_id=42, kind="system.text", params={"text": text}, dedup_key="bc")
+    await make_sender().send_due()
+    [sent] = recording.take()
+    assert sent.method == "sendMessage" and sent.text == text
+    assert "parse_mode" not in sent.params
+
+
+# -- editing a card in place -------------------------------------------------------------------
+async def test_edit_changes_the_earlier_message_in_place(
+    session: AsyncSession, make_sender: Callable[..., OutboxSender], recording: FlakySession
+) -> None:
+    sender = make_sender()
+    await queue(
+        session, chat_id=STAFF_CHAT, kind="test.card", params={"status": "new"}, dedup_key="card:1"
+    )
+    # The edit is queued before the card went out: it waits for it, without using an attempt.
+    await queue(
+        session,
+        chat_id=STAFF_CHAT,
+        kind="test.card",
+        params={"status": "taken", "_edit": "card:1"},
+        dedup_key="card:1:taken",
+        due_at=utcnow() - timedelta(seconds=5),
+    )
+    await sender.send_due()
+    assert recording.take() == []
+    waiting = await row(session, "card:1:taken")
+    assert waiting.status == OutboxStatus.PENDING and waiting.attempts == 0
+    assert waiting.due_at > utcnow()
+
+    await sender.send_due()
+    [card] = recording.take()
+    assert card.method == "sendMessage" and card.text == "Card: new"
+
+    await make_all_due(session)
+    await make_sender().send_due()  # a fresh sender: the staff chat is not paused for it
+    [edit] = recording.take()
+    assert edit.method == "editMessageText"
+    assert edit.chat_id == STAFF_CHAT and edit.params["message_id"] == card.message_id
+    assert edit.text == "Card: taken" and edit.button_texts() == ["Take"]
+    edited = await row(session, "card:1:taken")
+    assert edited.status == OutboxStatus.SENT
+    assert edited.telegram_message_id == card.message_id
+
+
+async def test_edit_that_changes_nothing_counts_as_sent(
+    session: AsyncSession, make_sender: Callable[..., OutboxSender], recording: FlakySession
+) -> None:
+    await queue(session, chat_id=-100777, kind="test.card", params={"status": "x"}, dedup_key="k")
+    await make_sender().send_due()
+    recording.take()
+    await queue(
+        session,
+        chat_id=-100777,
+        kind="test.card",
+        params={"status": "x", "_edit": "k"},
+        dedup_key="k:again",
+    )
+    recording.queue_error(
+        400,
+        "Bad Request: message is not modified: specified new message content and reply markup "
+        "are exactly the same as a current content and reply markup of the message",
+    )
+    await make_sender().send_due()
+    assert [r.method for r in recording.take()] == ["editMessageText"]
+    assert (await row(session, "k:again")).status == OutboxStatus.SENT
+
+
+async def test_edit_of_a_deleted_message_sends_a_new_one(
+    session: AsyncSession, make_sender: Callable[..., OutboxSender], recording: FlakySession
+) -> None:
+    await queue(session, chat_id=-100778, kind="test.card", params={"status": "a"}, dedup_key="d")
+    await make_sender().send_due()
+    recording.take()
+    await queue(
+        session,
+        chat_id=-100778,
+        kind="test.card",
+        params={"status": "b", "_edit": "d"},
+        dedup_key="d:b",
+    )
+    recording.queue_error(400, "Bad Request: message to edit not found")
+    await make_sender().send_due()
+    assert [r.method for r in recording.take()] == ["editMessageText", "sendMessage"]
+    assert (await row(session, "d:b")).status == OutboxStatus.SENT
+
+
+# -- Telegram's errors -------------------------------------------------------------------------
+async def test_flood_control_obeys_retry_after_and_pauses_the_chat(
+    session: AsyncSession,
+    make_sender: Callable[..., OutboxSender],
+    recording: FlakySession,
+    fake_time: FakeTime,
+) -> None:
+    sender = make_sender(fake_time)
+    await queue(session, chat_id=51, dedup_key="flood", params={"n": 1})
+    recording.queue_error(429, "Too Many Requests: retry after 7", retry_after=7)
+    before = utcnow()
+    await sender.send_due()
+    assert [r.method for r in recording.take()] == ["sendMessage"]
+
+    held = await row(session, "flood")
+    assert held.status == OutboxStatus.PENDING and held.attempts == 0
+    assert close_to(held.due_at, before + timedelta(seconds=7), timedelta(seconds=3))
+    assert "retry" in (held.last_error or "").lower()
+
+    # The chat is paused: even a row due now for it waits; other chats are served meanwhile.
+    await queue(session, chat_id=51, dedup_key="same-chat", params={"n": 2})
+    await queue(session, chat_id=52, dedup_key="other-chat", params={"n": 3})
+    await make_all_due(session)
+    await sender.send_due()
+    assert [r.chat_id for r in recording.take()] == [52]
+
+    fake_time.now += 7
+    await sender.send_due()
+    await sender.send_due()
+    fake_time.now += 1
+    await sender.send_due()
+    assert [r.text for r in recording.take()] == ["ping 1", "ping 2"]
+    assert (await row(session, "flood")).status == OutboxStatus.SENT
+
+
+async def test_blocked_user_is_marked_unreachable_until_they_start_again(
+    session: AsyncSession, make_sender: Callable[..., OutboxSender], recording: FlakySession
+) -> None:
+    user = await add_user(session, 61)
+    await queue(session, chat_id=61, user_id=user.id, dedup_key="first")
+    recording.queue_error(403, "Forbidden: bot was blocked by the user")
+    await make_sender().send_due()
+    assert len(recording.take()) == 1
+
+    failed = await row(session, "first")
+    assert failed.status == OutboxStatus.FAILED and "blocked" in (failed.last_error or "")
+    await session.refresh(user)
+    await session.commit()
+    assert user.reachable is False and user.unreachable_at is not None
+
+    # Later rows for them fail without a request to Telegram.
+    await queue(session, chat_id=61, user_id=user.id, dedup_key="second")
+    await make_sender().send_due()
+    assert recording.take() == []
+    skipped = await row(session, "second")
+    assert skipped.status == OutboxStatus.FAILED and skipped.last_error == UNREACHABLE_ERROR
+
+    # They come back with /start (onboarding calls mark_reachable): messages flow again.
+    mark_reachable(user)
+    await session.commit()
+    await queue(session, chat_id=61, user_id=user.id, dedup_key="third")
+    await make_sender().send_due()
+    assert [r.chat_id for r in recording.take()] == [61]
+    assert (await row(session, "third")).status == OutboxStatus.SENT
+
+
+async def test_forbidden_in_a_group_does_not_mark_anyone_unreachable(
+    session: AsyncSession, make_sender: Callable[..., OutboxSender], recording: FlakySession
+) -> None:
+    user = await add_user(session, 62)
+    await queue(session, chat_id=STAFF_CHAT, user_id=user.id, dedup_key="group")
+    recording.queue_error(403, "Forbidden: bot was kicked from the supergroup chat")
+    await make_sender().send_due()
+    assert (await row(session, "group")).status == OutboxStatus.FAILED
+    await session.refresh(user)
+    await session.commit()
+    assert user.reachable is True
+
+
+async def test_bad_request_fails_for_good_with_the_error_recorded(
+    session: AsyncSession, make_sender: Callable[..., OutboxSender], recording: FlakySession
+) -> None:
+    await queue(session, chat_id=71, dedup_key="bad")
+    recording.queue_error(400, "Bad Request: chat not found")
+    sender = make_sender()
+    await sender.send_due()
+    failed = await row(session, "bad")
+    assert failed.status == OutboxStatus.FAILED and failed.attempts == 1
+    assert "chat not found" in (failed.last_error or "")
+    await make_all_due(session)
+    await sender.send_due()
+    assert len(recording.take()) == 1  # never tried again
+
+
+async def test_unknown_kind_and_broken_renderer_fail_without_a_request(
+    session: AsyncSession, make_sender: Callable[..., OutboxSender], recording: FlakySession
+) -> None:
+    await queue(session, chat_id=72, kind="test.no_such_kind", dedup_key="unknown")
+    await queue(session, chat_id=73, kind="test.broken", dedup_key="broken")
+    await make_sender().send_due()
+    assert recording.take() == []
+    unknown = await row(session, "unknown")
+    assert unknown.status == OutboxStatus.FAILED and "test.no_such_kind" in (
+        unknown.last_error or ""
+    )
+    broken = await row(session, "broken")
+    assert broken.status == OutboxStatus.FAILED and "KeyError" in (broken.last_error or "")
+
+
+async def test_network_error_is_retried_with_backoff_then_sent(
+    session: AsyncSession,
+    make_sender: Callable[..., OutboxSender],
+    recording: FlakySession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await queue(session, chat_id=81, dedup_key="net")
+    # aiohttp errors may quote the request URL, which holds the token: it must not leak.
+    recording.network_errors = [
+        "Request timeout error",
+        f"ClientConnectorError: https://api.telegram.org/bot{TEST_TOKEN}/sendMessage",
+    ]
+    sender = make_sender()
+    caplog.set_level(logging.DEBUG)
+
+    before = utcnow()
+    await sender.send_due()
+    first = await row(session, "net")
+    assert first.status == OutboxStatus.PENDING and first.attempts == 1
+    assert close_to(first.due_at, before + timedelta(seconds=2), timedelta(seconds=1))
+
+    await make_all_due(session)
+    before = utcnow()
+    await make_sender().send_due()
+    second = await row(session, "net")
+    assert second.status == OutboxStatus.PENDING and second.attempts == 2
+    assert close_to(second.due_at, before + timedelta(seconds=4), timedelta(seconds=1))
+    assert TEST_TOKEN not in (second.last_error or "") and "<token>" in (second.last_error or "")
+
+    await make_all_due(session)
+    await make_sender().send_due()
+    sent = await row(session, "net")
+    assert sent.status == OutboxStatus.SENT and sent.attempts == 3 and sent.last_error is None
+    assert [r.method for r in recording.take()] == ["sendMessage"] * 3
+    assert TEST_TOKEN not in caplog.text
+    assert "outbox row" in caplog.text and "chat 81" in caplog.text
+
+
+async def test_network_errors_give_up_after_max_attempts(
+    session: AsyncSession, make_sender: Callable[..., OutboxSender], recording: FlakySession
+) -> None:
+    await queue(session, chat_id=82, dedup_key="down")
+    recording.network_errors = ["Request timeout error"] * 5
+    for _attempt in range(3):
+        await make_sender(outbox_max_attempts=3).send_due()
+        await make_all_due(session)
+    gave_up = await row(session, "down")
+    assert gave_up.status == OutboxStatus.FAILED and gave_up.attempts == 3
+    assert "gave up after 3 attempts" in (gave_up.last_error or "")
+    await make_sender(outbox_max_attempts=3).send_due()
+    assert len(recording.take()) == 3
+
+
+async def test_server_error_is_retried(
+    session: AsyncSession, make_sender: Callable[..., OutboxSender], recording: FlakySession
+) -> None:
+    await queue(session, chat_id=83, dedup_key="5xx")
+    recording.queue_error(502, "Bad Gateway")
+    await make_sender().send_due()
+    retried = await row(session, "5xx")
+    assert retried.status == OutboxStatus.PENDING and retried.attempts == 1
+    assert "Bad Gateway" in (retried.last_error or "")
+    await make_all_due(session)
+    await make_sender().send_due()
+    assert (await row(session, "5xx")).status == OutboxStatus.SENT
+
+
+# -- rate limits -------------------------------------------------------------------------------
+async def test_global_rate_limit_spaces_requests(
+    session: AsyncSession,
+    make_sender: Callable[..., OutboxSender],
+    recording: FlakySession,
+    fake_time: FakeTime,
+) -> None:
+    for n in range(5):
+        await queue(session, chat_id=100 + n, dedup_key=f"r{n}", params={"n": n})
+    await make_sender(fake_time, outbox_rate_per_second=10.0).send_due()
+    assert len(recording.take()) == 5
+    assert fake_time.sleeps == pytest.approx([0.1] * 4)
+
+
+async def test_one_message_per_second_per_chat(
+    session: AsyncSession,
+    make_sender: Callable[..., OutboxSender],
+    recording: FlakySession,
+    fake_time: FakeTime,
+) -> None:
+    for n in range(3):
+        await queue(session, chat_id=91, dedup_key=f"same{n}", params={"n": n})
+    await queue(session, chat_id=92, dedup_key="other", params={"n": 9})
+    sent_at: list[tuple[float, str]] = []
+    sender = make_sender(fake_time)
+    stop = asyncio.Event()
+
+    def seen(method: str) -> None:
+        sent_at.append((fake_time.now, method))
+        if len(sent_at) == 4:
+            stop.set()
+
+    recording.on_request = seen
+    await asyncio.wait_for(sender.run(stop), timeout=30)
+
+    requests = recording.take()
+    assert [r.text for r in requests if r.chat_id == 91] == ["ping 0", "ping 1", "ping 2"]
+    times = [t for (t, _), r in zip(sent_at, requests, strict=True) if r.chat_id == 91]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(gap >= 1.0 for gap in gaps), gaps
+    assert sum(fake_time.sleeps) == pytest.approx(times[-1] - times[0], abs=0.05)
+    assert max(fake_time.sleeps) <= 1.0  # waited for the chat, not longer
+
+
+# -- crash, resume and shutdown ----------------------------------------------------------------
+async def test_row_left_sending_by_a_crash_is_sent_once_after_restart(
+    session: AsyncSession,
+    make_sender: Callable[..., OutboxSender],
+    recording: FlakySession,
+    fake_time: FakeTime,
+) -> None:
+    await queue(session, chat_id=111, dedup_key="crashed", params={"n": 1})
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.dedup_key == "crashed")
+        .values(status=OutboxStatus.SENDING, locked_at=utcnow() - timedelta(minutes=10))
+    )
+    await session.commit()
+    sender = make_sender(fake_time)
+    assert await sender.send_due() == 0  # a row in flight is not claimed again
+
+    stop = asyncio.Event()
+    recording.on_request = lambda method: stop.set()
+    await asyncio.wait_for(sender.run(stop), timeout=30)
+    assert [r.text for r in recording.take()] == ["ping 1"]
+    assert (await row(session, "crashed")).status == OutboxStatus.SENT
+
+
+async def test_resume_leaves_recently_claimed_rows_alone(
+    session: AsyncSession, make_sender: Callable[..., OutboxSender]
+) -> None:
+    await queue(session, chat_id=112, dedup_key="fresh")
+    await queue(session, chat_id=113, dedup_key="stale")
+    for key, age in (("fresh", timedelta(seconds=10)), ("stale", timedelta(minutes=6))):
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.dedup_key == key)
+            .values(status=OutboxStatus.SENDING, locked_at=utcnow() - age)
+        )
+    await session.commit()
+    assert await make_sender().resume() == 1
+    assert (await row(session, "fresh")).status == OutboxStatus.SENDING
+    assert (await row(session, "stale")).status == OutboxStatus.PENDING
+
+
+async def test_stop_finishes_the_message_in_hand_and_hands_back_the_rest(
+    session: AsyncSession,
+    make_sender: Callable[..., OutboxSender],
+    recording: FlakySession,
+    fake_time: FakeTime,
+) -> None:
+    for n in range(4):
+        await queue(session, chat_id=120 + n, dedup_key=f"s{n}", params={"n": n})
+    stop = asyncio.Event()
+    recording.on_request = lambda method: stop.set()  # shutdown arrives during the first send
+    await asyncio.wait_for(make_sender(fake_time).run(stop), timeout=30)
+
+    assert [r.text for r in recording.take()] == ["ping 0"]
+    statuses = [(await row(session, f"s{n}")).status for n in range(4)]
+    assert statuses == [OutboxStatus.SENT] + [OutboxStatus.PENDING] * 3
+    for n in range(1, 4):
+        assert (await row(session, f"s{n}")).locked_at is None
+
+
+# -- several senders on PostgreSQL -------------------------------------------------------------
+@pytest.mark.postgres
+async def test_two_senders_on_postgresql_send_each_row_exactly_once(
+    pg_database_url: str, i18n: I18n
+) -> None:
+    engines = [create_engine(pg_database_url) for _ in range(2)]
+    makers = [create_sessionmaker(engine) for engine in engines]
+    async with makers[0]() as session:
+        for n in range(50):
+            await enqueue(session, chat_id=5000 + n, kind="test.ping", dedup_key=f"m{n}")
+        await session.commit()
+
+    fast = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        bot_token=TEST_TOKEN,
+        database_url=pg_database_url,
+        outbox_rate_per_second=10_000.0,
+    )
+    sessions = [FlakySession(), FlakySession()]
+    bots = [create_bot(fast, TEST_TOKEN, session=s) for s in sessions]
+    senders = [
+        OutboxSender(bot=b, sessionmaker=m, i18n=i18n, settings=fast, sleep=FakeTime().sleep)
+        for b, m in zip(bots, makers, strict=True)
+    ]
+
+    async def drain(sender: OutboxSender) -> None:
+        while await sender.send_due(limit=5):
+            pass
+
+    try:
+        await asyncio.wait_for(asyncio.gather(*(drain(s) for s in senders)), timeout=60)
+        chats = [r.chat_id for s in sessions for r in s.requests]
+        assert sorted(chats) == [5000 + n for n in range(50)]
+        assert all(s.requests for s in sessions), "both senders should have taken a share"
+        async with makers[0]() as session:
+            statuses = set(await session.scalars(select(OutboxMessage.status)))
+        assert statuses == {OutboxStatus.SENT}
+    finally:
+        for engine in engines:
+            await engine.dispose()
