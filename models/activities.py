@@ -426,6 +426,7 @@ async def sign_up(
     activity_id: int,
     profile_id: int,
     now: datetime | None = None,
+    tz: str | None = None,
 ) -> SignUpResult:
     """Sign `profile_id` up for the activity: confirmed while places remain and nobody is
     waiting, otherwise on the waitlist (told its position). Raises ActivityError."""
@@ -472,6 +473,24 @@ async def sign_up(
     await session.flush()
     await session.refresh(registration, ["activity", "profile", "registered_by"])
     position = None if status == RegistrationStatus.CONFIRMED else waiting + 1
+    retiree = registration.profile.user
+    if retiree is not None and retiree.id != actor.id:
+        # A relative (or staff) signed them up: the retiree hears it too.
+        await enqueue(
+            session,
+            chat_id=retiree.telegram_id,
+            user_id=retiree.id,
+            kind="act.signed_up_for_you",
+            params={
+                **_activity_params(activity),
+                "registration_id": registration.id,
+                "by": actor.display_name,
+                "waitlisted": position is not None,
+                "position": position,
+                "tz": tz or office_timezone(),
+            },
+            dedup_key=f"act:signedup:{registration.id}:{seq}",
+        )
     return SignUpResult(registration, status == RegistrationStatus.CONFIRMED, position)
 
 

@@ -1,0 +1,76 @@
+"""Callback data of the activity buttons. Never trusted: the domain checks every id."""
+
+from __future__ import annotations
+
+import enum
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class CatAction(enum.StrEnum):
+    PAGE = "p"
+    FILTERS = "f"
+    OPEN = "o"
+
+
+class CatalogueCb(CallbackData, prefix="acl"):
+    action: CatAction
+    page: int = 0
+    category: str = ""  # a Category value, or "" for all
+    activity_id: int = 0
+
+
+class SignupAction(enum.StrEnum):
+    START = "s"
+    FOR = "f"
+
+
+class SignupCb(CallbackData, prefix="asu"):
+    action: SignupAction
+    activity_id: int
+    profile_id: int = 0
+
+
+class RegAction(enum.StrEnum):
+    ASK = "a"  # "cancel" / "can't come": ask to confirm
+    CANCEL = "c"
+    KEEP = "k"
+
+
+class RegCb(CallbackData, prefix="arg"):
+    action: RegAction
+    registration_id: int
+
+
+class ManageAction(enum.StrEnum):
+    LIST = "l"
+    OPEN = "o"
+    NEW = "n"
+    IMPORT = "i"
+    PARTICIPANTS = "p"
+    EXPORT = "x"
+    FEEDBACK = "f"
+    EDIT = "e"
+    CANCEL_ASK = "ca"
+    CANCEL = "c"
+
+
+class ManageCb(CallbackData, prefix="amg"):
+    action: ManageAction
+    activity_id: int = 0
+    page: int = 0
+
+
+class EditCb(CallbackData, prefix="aed"):
+    activity_id: int
+    field: str
+
+
+class AttendCb(CallbackData, prefix="aat"):
+    activity_id: int
+    registration_id: int
+
+
+class RateCb(CallbackData, prefix="art"):
+    registration_id: int
+    rating: int
