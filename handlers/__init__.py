@@ -6,9 +6,31 @@ from aiogram import Router
 
 
 def get_routers() -> list[Router]:
-    from handlers import errors, start
+    """Order matters: navigation (/cancel, back to menu, /help, /language) works in any state,
+    so it comes first; the fallback answers whatever nobody else did, so it comes last."""
+    from handlers import errors, fallback, family, navigation, onboarding, staff_invites, start
+    from handlers import requests as service_requests
 
-    return [
-        errors.router,  # errors only: the last resort when a handler fails
+    routers = [
+        navigation.router,
         start.router,
+        onboarding.router,
+        family.router,
+        staff_invites.router,
+        *service_requests.routers(),
+        # other capabilities' routers go here, before the errors router and the fallback
+        errors.router,  # errors only: the last resort when a handler fails
+        fallback.router,
     ]
+    return _attachable(routers)
+
+
+def _attachable(routers: list[Router]) -> list[Router]:
+    """Routers are module singletons; aiogram refuses to attach one twice. A second Dispatcher
+    in the same process (tests, the sandbox, a restart simulated in a test) would fail, so the
+    parent pointer is forgotten here. An earlier Dispatcher keeps its own list of sub-routers
+    and goes on working; only inner middlewares registered on a Dispatcher (none are) would no
+    longer be resolved for it."""
+    for router in routers:
+        router._parent_router = None
+    return routers

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aiogram.filters import Filter
 from aiogram.types import Message, ReplyKeyboardMarkup
 from aiogram.utils.i18n import I18n, get_i18n
+from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import ReplyKeyboardBuilder
 
 from models.users import Role, User
@@ -79,3 +80,39 @@ class MenuButton(Filter):
         if item is None or not message.text:
             return False
         return message.text in _texts_in_all_locales(item, get_i18n())
+
+
+# -- showing the menu --------------------------------------------------------------------------
+
+
+def start_button_text() -> str:
+    return "▶️ " + _("Start")
+
+
+def start_button_texts(i18n: I18n | None = None) -> set[str]:
+    i18n = i18n or get_i18n()
+    texts = set()
+    for locale in i18n.available_locales:
+        with i18n.use_locale(locale):
+            texts.add(start_button_text())
+    return texts
+
+
+def start_keyboard() -> ReplyKeyboardMarkup:
+    """For someone not registered yet: one big button that starts registration."""
+    builder = ReplyKeyboardBuilder()
+    builder.button(text=start_button_text())
+    return builder.as_markup(resize_keyboard=True, is_persistent=True)
+
+
+async def show_menu(message: Message, user: User | None, text: str | None = None) -> None:
+    """Answers with `text` (or a short line) and the user's main menu; someone who has not
+    finished registration gets the Start button instead."""
+    if user is not None and user.is_onboarded:
+        await message.answer(
+            text or _("Here is the menu. Please tap a button."),
+            reply_markup=main_menu_keyboard(user),
+        )
+        return
+    hint = _("Tap “Start” below whenever you are ready to register.")
+    await message.answer(f"{text}\n\n{hint}" if text else hint, reply_markup=start_keyboard())

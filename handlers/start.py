@@ -1,15 +1,38 @@
-"""Placeholder /start until onboarding lands."""
+"""/start: a new person is walked through onboarding; a registered one gets their menu."""
 
 from __future__ import annotations
 
-from aiogram import Router
-from aiogram.filters import CommandStart
+from aiogram import F, Router
+from aiogram.filters import CommandStart, Filter
+from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from handlers.menu import main_menu_keyboard, start_button_texts
+from handlers.onboarding import ask_language
+from models.users import User, mark_reachable
+
 router = Router(name=__name__)
+router.message.filter(F.chat.type == "private")
+
+
+class StartButton(Filter):
+    """The "Start" button shown to someone who left registration half-way."""
+
+    async def __call__(self, message: Message) -> bool:
+        return bool(message.text) and message.text in start_button_texts()
 
 
 @router.message(CommandStart())
-async def cmd_start(message: Message) -> None:
-    await message.answer(_("Welcome! Please choose your language."))
+@router.message(StartButton())
+async def cmd_start(message: Message, state: FSMContext, user: User, i18n: I18n) -> None:
+    mark_reachable(user)  # they came back: we may write to them again
+    await state.clear()
+    if user.is_onboarded:
+        await message.answer(
+            _("Welcome back! Tap a button below whenever you need something."),
+            reply_markup=main_menu_keyboard(user),
+        )
+        return
+    await ask_language(message, state, user, i18n)

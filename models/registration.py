@@ -1,0 +1,449 @@
+"""Registration: language, retiree sign-up, family links and staff invite codes.
+
+The rules live here, not in the conversation: how a phone number or a birthday is read, when a
+profile entered by staff is claimed instead of duplicated, who may approve a family link, who is
+told about it, and how an invite code is used once only.
+
+Birthdays: `RetireeProfile.birthday` holds the year/month/day as the person gives them; when
+`birthday_is_lunar` is true these are the numbers of the lunar calendar (month and day of a
+lunar month; a lunar "day 30" of a month that the Gregorian calendar cannot hold, such as
+2/30, is not accepted by the form).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.base import utcnow
+from models.outbox import enqueue
+from models.users import FamilyLink, Grid, InviteCode, LinkStatus, RetireeProfile, Role, User
+
+SUPPORTED_LANGUAGES = ("zh_Hans", "zh_Hant", "en")
+NAME_MAX_LENGTH = 30
+NAME_MIN_LENGTH = 2
+RELATION_MAX_LENGTH = 20
+MIN_AGE = 30
+MAX_AGE = 120
+INVITE_TTL = timedelta(days=7)
+INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
+INVITE_LENGTH = 8
+
+
+class RegistrationError(Exception):
+    """A rule said no; `code` tells the conversation which kind answer to give."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+# -- reading what people type ------------------------------------------------------------------
+
+_PHONE_NOISE = re.compile(r"[\s\-－—()（）.·]")
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_LANDLINE = re.compile(r"0\d{2,3}[2-9]\d{6,7}")  # area code + 7-8 digit number
+_LOCAL = re.compile(r"[2-9]\d{6,7}")  # 7-8 digit number without area code
+
+
+def normalize_phone(text: str | None) -> str | None:
+    """A Chinese mobile (11 digits, 1[3-9]...) or a landline, as digits only; None if neither.
+    Spaces, dashes, brackets and a +86 / 0086 prefix are tolerated."""
+    if not text:
+        return None
+    digits = _PHONE_NOISE.sub("", text.strip())
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    if not digits.isdigit() or not digits.isascii():
+        return None
+    if _MOBILE.fullmatch(digits) or _LANDLINE.fullmatch(digits) or _LOCAL.fullmatch(digits):
+        return digits
+    return None
+
+
+_DATE_PATTERNS = (
+    re.compile(r"(\d{4})\s*[-./／]\s*(\d{1,2})\s*[-./／]\s*(\d{1,2})"),
+    re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号號]?"),
+    re.compile(r"(\d{4})(\d{2})(\d{2})"),
+)
+
+
+def parse_birthday(text: str | None, today: date) -> date | None:
+    """1948-03-15, 1948.3.15, 1948/3/15, 1948年3月15日 or 19480315; None if unreadable or not
+    a sensible birthday for a retiree (aged MIN_AGE to MAX_AGE)."""
+    if not text:
+        return None
+    text = text.strip().translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+    for pattern in _DATE_PATTERNS:
+        match = pattern.fullmatch(text)
+        if match:
+            try:
+                born = date(int(match[1]), int(match[2]), int(match[3]))
+            except ValueError:
+                return None
+            return born if MIN_AGE <= age_on(born, today) <= MAX_AGE else None
+    return None
+
+
+def age_on(born: date, today: date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def clean_name(text: str | None) -> str | None:
+    """A person's name: plain text, NAME_MIN_LENGTH..NAME_MAX_LENGTH characters, no commands,
+    no digits-only, no line breaks. Inner runs of spaces are collapsed."""
+    if not text:
+        return None
+    name = " ".join(text.split())
+    if not NAME_MIN_LENGTH <= len(name) <= NAME_MAX_LENGTH:
+        return None
+    if name.startswith("/") or not any(ch.isalpha() for ch in name):
+        return None
+    if any(ch in "<>{}[]@#\\|" for ch in name):
+        return None
+    return name
+
+
+def clean_relation(text: str | None) -> str | None:
+    if not text:
+        return None
+    relation = " ".join(text.split())
+    if not 1 <= len(relation) <= RELATION_MAX_LENGTH or relation.startswith("/"):
+        return None
+    if not any(ch.isalpha() for ch in relation):
+        return None
+    return relation
+
+
+def _same_name(a: str, b: str) -> bool:
+    return "".join(a.split()).casefold() == "".join(b.split()).casefold()
+
+
+# -- language, grids, onboarding ---------------------------------------------------------------
+
+
+def set_language(user: User, locale: str) -> None:
+    if locale not in SUPPORTED_LANGUAGES:
+        raise RegistrationError("unknown_language")
+    user.language = locale
+
+
+def finish_onboarding(user: User, role: Role | None = None) -> None:
+    """Marks the user as onboarded; keeps a role they already have (a bootstrap admin)."""
+    if role is not None and not user.is_staff:
+        user.role = role
+    if user.role is None:
+        raise RegistrationError("no_role")
+    if user.onboarded_at is None:
+        user.onboarded_at = utcnow()
+
+
+async def list_grids(session: AsyncSession) -> list[Grid]:
+    result = await session.scalars(select(Grid).order_by(Grid.sort_order, Grid.name))
+    return list(result)
+
+
+async def grid_by_name(session: AsyncSession, name: str) -> Grid | None:
+    return await session.scalar(select(Grid).where(Grid.name == name.strip()))
+
+
+async def find_profiles_by_phone(
+    session: AsyncSession, phone: str, *, unclaimed_only: bool = False
+) -> list[RetireeProfile]:
+    """Profiles whose phone is the same number, however staff typed it."""
+    normalized = normalize_phone(phone)
+    if normalized is None:
+        return []
+    query = select(RetireeProfile).where(RetireeProfile.phone.like(f"%{normalized[-4:]}"))
+    if unclaimed_only:
+        query = query.where(RetireeProfile.user_id.is_(None))
+    result = await session.scalars(query.order_by(RetireeProfile.id))
+    return [p for p in result if normalize_phone(p.phone) == normalized]
+
+
+@dataclass
+class RetireeRegistration:
+    profile: RetireeProfile
+    claimed: bool  # an existing profile (entered by staff) was linked to the user
+
+
+async def register_retiree(
+    session: AsyncSession,
+    user: User,
+    *,
+    full_name: str,
+    phone: str,
+    birthday: date,
+    birthday_is_lunar: bool,
+    grid_id: int | None,
+    today: date,
+) -> RetireeRegistration:
+    """Creates the user's retiree profile, or claims the one staff entered with the same phone
+    (no duplicate), or updates the user's own profile if they register again."""
+    name = clean_name(full_name)
+    normalized = normalize_phone(phone)
+    if name is None:
+        raise RegistrationError("bad_name")
+    if normalized is None:
+        raise RegistrationError("bad_phone")
+    if not MIN_AGE <= age_on(birthday, today) <= MAX_AGE:
+        raise RegistrationError("bad_birthday")
+    if grid_id is not None and await session.get(Grid, grid_id) is None:
+        raise RegistrationError("unknown_grid")
+
+    claimed = False
+    profile = user.profile
+    if profile is None:
+        candidates = await find_profiles_by_phone(session, normalized, unclaimed_only=True)
+        if candidates:
+            profile = candidates[0]
+            claimed = True
+        else:
+            profile = RetireeProfile(full_name=name, created_by_id=user.id)
+            session.add(profile)
+        profile.user_id = user.id
+    profile.full_name = name
+    profile.phone = normalized
+    profile.birthday = birthday
+    profile.birthday_is_lunar = birthday_is_lunar
+    if grid_id is not None or not claimed:
+        profile.grid_id = grid_id
+    profile.over_80 = age_on(birthday, today) >= 80
+    finish_onboarding(user, Role.RETIREE)
+    await session.flush()
+    await session.refresh(user, ["profile"])
+    await session.refresh(profile, ["grid", "user"])
+    return RetireeRegistration(profile=profile, claimed=claimed)
+
+
+# -- family links ------------------------------------------------------------------------------
+
+
+class LinkOutcome(enum.StrEnum):
+    SENT_TO_RETIREE = "sent_to_retiree"  # the relative has an account and is asked
+    SENT_TO_STAFF = "sent_to_staff"  # no account: the grid's caseworker (or admins) decide
+    NOT_FOUND = "not_found"  # no profile with that phone and name
+    ALREADY_LINKED = "already_linked"
+    ALREADY_PENDING = "already_pending"
+    SELF = "self"  # the family member found their own profile
+
+
+@dataclass
+class LinkRequest:
+    outcome: LinkOutcome
+    link: FamilyLink | None = None
+
+
+async def _approvers(session: AsyncSession, profile: RetireeProfile) -> list[User]:
+    """Who decides a link: the retiree if they have an account, else the grid's caseworker,
+    else every administrator."""
+    if profile.user is not None and profile.user.reachable:
+        return [profile.user]
+    if profile.grid is not None and profile.grid.staff_user is not None:
+        return [profile.grid.staff_user]
+    admins = await session.scalars(select(User).where(User.role == Role.ADMIN).order_by(User.id))
+    return list(admins)
+
+
+async def request_family_link(
+    session: AsyncSession,
+    family_user: User,
+    *,
+    phone: str,
+    full_name: str,
+    relation: str,
+) -> LinkRequest:
+    """A family member asks to be linked to a relative found by phone and name. The pending
+    link is stored and the approver is asked through the outbox. The asker becomes a family
+    member (onboarded) whatever the outcome, so they can try again from their menu."""
+    relation_clean = clean_relation(relation)
+    if relation_clean is None:
+        raise RegistrationError("bad_relation")
+    if family_user.role is None:
+        finish_onboarding(family_user, Role.FAMILY)
+    elif family_user.onboarded_at is None:
+        finish_onboarding(family_user)
+
+    matches = [
+        p
+        for p in await find_profiles_by_phone(session, phone)
+        if _same_name(p.full_name, full_name)
+    ]
+    if not matches:
+        await session.flush()
+        return LinkRequest(LinkOutcome.NOT_FOUND)
+    profile = matches[0]
+    if profile.user_id == family_user.id:
+        return LinkRequest(LinkOutcome.SELF)
+
+    link = await session.scalar(
+        select(FamilyLink)
+        .where(FamilyLink.family_user_id == family_user.id)
+        .where(FamilyLink.profile_id == profile.id)
+    )
+    if link is not None and link.status == LinkStatus.APPROVED:
+        return LinkRequest(LinkOutcome.ALREADY_LINKED, link)
+    if link is not None and link.status == LinkStatus.PENDING:
+        return LinkRequest(LinkOutcome.ALREADY_PENDING, link)
+    if link is None:
+        link = FamilyLink(family_user_id=family_user.id, profile_id=profile.id)
+        session.add(link)
+    link.relation = relation_clean
+    link.status = LinkStatus.PENDING
+    link.decided_by_id = None
+    link.decided_at = None
+    await session.flush()
+    await session.refresh(link, ["profile", "family_user"])
+
+    approvers = await _approvers(session, profile)
+    to_retiree = bool(approvers) and approvers[0].id == profile.user_id
+    attempt = int(utcnow().timestamp())
+    for approver in approvers:
+        await enqueue(
+            session,
+            chat_id=approver.telegram_id,
+            user_id=approver.id,
+            kind="family.link_request" if to_retiree else "family.link_request_staff",
+            params={
+                "link_id": link.id,
+                "family_name": family_user.display_name,
+                "relation": relation_clean,
+                "retiree_name": profile.full_name,
+            },
+            dedup_key=f"family:link:{link.id}:ask:{approver.id}:{attempt}",
+        )
+    outcome = LinkOutcome.SENT_TO_RETIREE if to_retiree else LinkOutcome.SENT_TO_STAFF
+    return LinkRequest(outcome, link)
+
+
+async def may_decide_link(actor: User, link: FamilyLink) -> bool:
+    """The retiree themselves, or staff (the retiree may have no account)."""
+    if actor.is_staff:
+        return True
+    return link.profile.user_id is not None and link.profile.user_id == actor.id
+
+
+async def decide_family_link(
+    session: AsyncSession, actor: User, link_id: int, *, approve: bool
+) -> FamilyLink:
+    """Approve or decline a pending link; the family member is told through the outbox.
+    Raises RegistrationError("not_found" | "not_allowed" | "already_decided")."""
+    link = await session.get(FamilyLink, link_id)
+    if link is None:
+        raise RegistrationError("not_found")
+    if not await may_decide_link(actor, link):
+        raise RegistrationError("not_allowed")
+    if link.status != LinkStatus.PENDING:
+        raise RegistrationError("already_decided")
+    now = utcnow()
+    link.status = LinkStatus.APPROVED if approve else LinkStatus.REJECTED
+    link.decided_by_id = actor.id
+    link.decided_at = now
+    family_user = link.family_user
+    await enqueue(
+        session,
+        chat_id=family_user.telegram_id,
+        user_id=family_user.id,
+        kind="family.link_decided",
+        params={
+            "link_id": link.id,
+            "approved": approve,
+            "retiree_name": link.profile.full_name,
+        },
+        dedup_key=f"family:link:{link.id}:decided:{int(now.timestamp())}",
+    )
+    await session.flush()
+    return link
+
+
+async def links_of(session: AsyncSession, family_user_id: int) -> list[FamilyLink]:
+    """All of a family member's links (pending, approved and declined), for "My family"."""
+    result = await session.scalars(
+        select(FamilyLink)
+        .where(FamilyLink.family_user_id == family_user_id)
+        .order_by(FamilyLink.created_at, FamilyLink.id)
+    )
+    return list(result)
+
+
+async def pending_links_for_retiree(session: AsyncSession, user: User) -> list[FamilyLink]:
+    if user.profile is None:
+        return []
+    result = await session.scalars(
+        select(FamilyLink)
+        .where(FamilyLink.profile_id == user.profile.id)
+        .where(FamilyLink.status == LinkStatus.PENDING)
+        .order_by(FamilyLink.id)
+    )
+    return list(result)
+
+
+# -- staff invite codes ------------------------------------------------------------------------
+
+STAFF_ROLES_BY_INVITE = (Role.STAFF, Role.SUPERVISOR, Role.ADMIN)
+
+
+async def create_invite_code(
+    session: AsyncSession,
+    creator: User,
+    *,
+    role: Role = Role.STAFF,
+    ttl: timedelta = INVITE_TTL,
+    now: datetime | None = None,
+) -> InviteCode:
+    """Only an administrator creates codes; each is good for one person, until it expires."""
+    if creator.role != Role.ADMIN:
+        raise RegistrationError("not_allowed")
+    if role not in STAFF_ROLES_BY_INVITE:
+        raise RegistrationError("bad_role")
+    now = now or utcnow()
+    code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
+    invite = InviteCode(code=code, role=role, created_by_id=creator.id, expires_at=now + ttl)
+    session.add(invite)
+    await session.flush()
+    return invite
+
+
+def normalize_invite_code(text: str | None) -> str:
+    return "".join((text or "").split()).replace("-", "").upper()[:32]
+
+
+async def redeem_invite_code(
+    session: AsyncSession, user: User, text: str, *, now: datetime | None = None
+) -> Role:
+    """Uses the code for `user` (atomically: two people typing it at once, one wins).
+    Raises RegistrationError("invalid_code" | "used_code" | "expired_code")."""
+    now = now or utcnow()
+    code = normalize_invite_code(text)
+    invite = await session.scalar(select(InviteCode).where(InviteCode.code == code))
+    if invite is None or not code:
+        raise RegistrationError("invalid_code")
+    if invite.used_at is not None:
+        raise RegistrationError("used_code")
+    if invite.expires_at is not None and invite.expires_at <= now:
+        raise RegistrationError("expired_code")
+    claimed = await session.execute(
+        update(InviteCode)
+        .where(InviteCode.id == invite.id)
+        .where(InviteCode.used_at.is_(None))
+        .values(used_by_id=user.id, used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise RegistrationError("used_code")
+    role = invite.role
+    user.role = role
+    if user.onboarded_at is None:
+        user.onboarded_at = now
+    await session.flush()
+    return role
