@@ -223,10 +223,12 @@ class OutboxSender:
         await self._record(row, outcome, context)
 
     async def _attempt(self, row: OutboxMessage, user: User | None, context: str) -> _Outcome:
-        if user is not None and not user.reachable:
+        private = user is not None and row.chat_id == user.telegram_id
+        if private and user is not None and not user.reachable:
             return _Failed(outbox.UNREACHABLE_ERROR, count_attempt=False)
+        locale = self._locale(user if private else None)
         try:
-            rendered = render(row.kind, dict(row.params or {}), self._locale(user), self.i18n)
+            rendered = render(row.kind, dict(row.params or {}), locale, self.i18n)
         except UnknownNotification:
             return _Failed(f"unknown notification kind {row.kind!r}", count_attempt=False)
         except Exception as exc:

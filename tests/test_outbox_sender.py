@@ -34,7 +34,7 @@ from models.outbox import (
     enqueue,
 )
 from models.users import User, mark_reachable
-from tests.recording import TEST_TOKEN, RecordingSession, Request
+from tests.recording import TEST_TOKEN, QueuedAnswer, RecordingSession, Request
 
 STAFF_CHAT = -1001234567890
 
@@ -527,6 +527,46 @@ async def test_server_error_is_retried(
     assert (await row(session, "5xx")).status == OutboxStatus.SENT
 
 
+async def test_group_moved_to_a_supergroup_is_followed(
+    session: AsyncSession, make_sender: Callable[..., OutboxSender], recording: FlakySession
+) -> None:
+    await queue(session, chat_id=-4001, dedup_key="moved")
+    recording.queued.append(
+        QueuedAnswer(
+            None,
+            False,
+            error_code=400,
+            description="Bad Request: group chat was upgraded to a supergroup chat",
+            parameters={"migrate_to_chat_id": -1004001},
+        )
+    )
+    await make_sender().send_due()
+    await make_sender().send_due()
+    assert [r.chat_id for r in recording.take()] == [-4001, -1004001]
+    moved = await row(session, "moved")
+    assert moved.status == OutboxStatus.SENT and moved.chat_id == -1004001
+
+
+async def test_group_rows_ignore_the_mentioned_users_state_and_language(
+    session: AsyncSession,
+    make_sender: Callable[..., OutboxSender],
+    recording: FlakySession,
+    i18n: I18n,
+) -> None:
+    # A staff-group card may name the retiree it is about; their language or a block of the
+    # bot in their private chat says nothing about the group.
+    user = await add_user(session, 63, language="en")
+    user.reachable = False
+    await session.commit()
+    await queue(
+        session, chat_id=STAFF_CHAT, user_id=user.id, kind="test.translated", dedup_key="about"
+    )
+    await make_sender().send_due()
+    [sent] = recording.take()
+    assert sent.chat_id == STAFF_CHAT
+    assert sent.text == i18n.gettext("Back to menu", locale="zh_Hans")
+
+
 # -- rate limits -------------------------------------------------------------------------------
 async def test_global_rate_limit_spaces_requests(
     session: AsyncSession,
@@ -593,6 +633,35 @@ async def test_row_left_sending_by_a_crash_is_sent_once_after_restart(
     await asyncio.wait_for(sender.run(stop), timeout=30)
     assert [r.text for r in recording.take()] == ["ping 1"]
     assert (await row(session, "crashed")).status == OutboxStatus.SENT
+
+
+async def test_start_up_resumes_rows_in_flight_only_when_no_other_sender_can_exist(
+    session: AsyncSession,
+    make_sender: Callable[..., OutboxSender],
+    recording: FlakySession,
+    fake_time: FakeTime,
+    database_url: str,
+) -> None:
+    """On SQLite (one sender) a row claimed a moment before the crash is sent at start-up; on
+    PostgreSQL another sender may be sending it right now, so it waits until it is stale."""
+    await queue(session, chat_id=114, dedup_key="just-claimed", params={"n": 4})
+    await queue(session, chat_id=115, dedup_key="ordinary", params={"n": 5})
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.dedup_key == "just-claimed")
+        .values(status=OutboxStatus.SENDING, locked_at=utcnow() - timedelta(seconds=5))
+    )
+    await session.commit()
+    stop = asyncio.Event()
+    recording.on_request = lambda method: stop.set()
+    await asyncio.wait_for(make_sender(fake_time).run(stop), timeout=30)
+    texts = [r.text for r in recording.take()]
+    if database_url.startswith("sqlite"):
+        assert texts == ["ping 4"]
+        assert (await row(session, "just-claimed")).status == OutboxStatus.SENT
+    else:
+        assert texts == ["ping 5"]
+        assert (await row(session, "just-claimed")).status == OutboxStatus.SENDING
 
 
 async def test_resume_leaves_recently_claimed_rows_alone(
