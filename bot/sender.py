@@ -160,9 +160,10 @@ class OutboxSender:
 
     async def _resume_stale_if_time(self) -> None:
         now = self._clock()
-        first = self._last_stale_check is None
-        if not first and now - self._last_stale_check < STALE_CHECK_SECONDS:  # type: ignore[operator]
+        last = self._last_stale_check
+        if last is not None and now - last < STALE_CHECK_SECONDS:
             return
+        first = last is None
         self._last_stale_check = now
         # At start-up on SQLite (one sender) nothing can be in flight: resume everything. On
         # PostgreSQL another sender may be mid-send, so only rows claimed long ago come back.
@@ -275,6 +276,7 @@ class OutboxSender:
             if target is not None and _edit_target_gone(exc):
                 # The card to edit was deleted or is too old: send the new version instead.
                 try:
+                    await self._wait_for_rate()
                     message_id = await self._send(row.chat_id, rendered)
                 except TelegramAPIError as again:
                     return self._transient_or_failed(row, again, context)
