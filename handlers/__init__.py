@@ -10,6 +10,7 @@ def get_routers() -> list[Router]:
     so it comes first; the fallback answers whatever nobody else did, so it comes last."""
     from handlers import errors, fallback, family, navigation, onboarding, staff_invites, start
     from handlers import requests as service_requests
+    from handlers.activities import routers as activity_routers
 
     routers = [
         navigation.router,
@@ -18,6 +19,7 @@ def get_routers() -> list[Router]:
         family.router,
         staff_invites.router,
         *service_requests.routers(),
+        *activity_routers(),
         # other capabilities' routers go here, before the errors router and the fallback
         errors.router,  # errors only: the last resort when a handler fails
         fallback.router,
