@@ -1,7 +1,8 @@
 """The outbox sender: the one way pushed messages reach Telegram.
 
 Each pass claims due outbox rows (at most one per chat, skipping chats that are still inside
-their one-message-per-second window or paused by a 429), renders each row in the recipient's
+their one-message-per-second window (three seconds for a group, whose limit is about 20 a
+minute) or paused by a 429), renders each row in the recipient's
 language at send time and delivers it under a global rate limit. What Telegram answers decides
 the row's fate:
 
@@ -63,6 +64,7 @@ log = logging.getLogger(__name__)
 
 EDIT_PARAM = "_edit"
 PER_CHAT_INTERVAL = 1.0  # seconds between two messages to one chat
+PER_GROUP_INTERVAL = 3.0  # Telegram allows a bot about 20 messages a minute in one group
 EDIT_WAIT = timedelta(seconds=2)  # an edit whose original is not sent yet waits this long
 BACKOFF_BASE = 2.0  # first retry after a network error or 5xx, doubled each time
 BACKOFF_CAP = 300.0
@@ -393,7 +395,8 @@ class OutboxSender:
         self._next_send = max(now, self._next_send) + self._interval
 
     def _mark_chat_used(self, chat_id: int) -> None:
-        ready = self._clock() + PER_CHAT_INTERVAL
+        interval = PER_GROUP_INTERVAL if chat_id < 0 else PER_CHAT_INTERVAL
+        ready = self._clock() + interval
         self._chat_ready[chat_id] = max(ready, self._chat_ready.get(chat_id, 0.0))
         if len(self._chat_ready) > MAX_CHAT_PAUSE_ENTRIES:
             self._paused_chats()

@@ -611,6 +611,28 @@ async def test_one_message_per_second_per_chat(
     assert max(fake_time.sleeps) <= 1.0  # waited for the chat, not longer
 
 
+async def test_a_group_gets_at_most_one_message_every_three_seconds(
+    session: AsyncSession,
+    make_sender: Callable[..., OutboxSender],
+    recording: FlakySession,
+    fake_time: FakeTime,
+) -> None:
+    for n in range(3):
+        await queue(session, chat_id=STAFF_CHAT, dedup_key=f"card{n}", params={"n": n})
+    sent_at: list[float] = []
+    stop = asyncio.Event()
+
+    def seen(method: str) -> None:
+        sent_at.append(fake_time.now)
+        if len(sent_at) == 3:
+            stop.set()
+
+    recording.on_request = seen
+    await asyncio.wait_for(make_sender(fake_time).run(stop), timeout=30)
+    assert [r.text for r in recording.take()] == ["ping 0", "ping 1", "ping 2"]
+    assert all(b - a >= 3.0 for a, b in itertools.pairwise(sent_at)), sent_at
+
+
 # -- crash, resume and shutdown ----------------------------------------------------------------
 async def test_row_left_sending_by_a_crash_is_sent_once_after_restart(
     session: AsyncSession,
