@@ -6,6 +6,7 @@ Routes (all JSON unless said otherwise):
 - `POST /sandbox/api/people` {first_name, last_name?, language_code?, role_hint?}  a new user
 - `GET  /sandbox/api/chats/{chat_id}/messages`      {chat, messages, keyboard, last}
 - `GET  /sandbox/api/chats/{chat_id}/events?after=N&timeout=S`  long poll: {events, last}
+- `GET  /sandbox/api/events?chats=1,-100…&after=N&timeout=S`  the same for several chats at once
 - `POST /sandbox/api/chats/{chat_id}/send`     {user_id, text, from_keyboard?}
 - `POST /sandbox/api/chats/{chat_id}/contact`  {user_id, phone_number?}  share own phone number
 - `POST /sandbox/api/chats/{chat_id}/location` {user_id, latitude, longitude}
@@ -17,6 +18,7 @@ Routes (all JSON unless said otherwise):
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -37,6 +39,7 @@ def add_page_routes(app: web.Application, server: SandboxServer) -> None:
     app.router.add_post("/sandbox/api/people", _create_person)
     app.router.add_get(r"/sandbox/api/chats/{chat_id:-?\d+}/messages", _messages)
     app.router.add_get(r"/sandbox/api/chats/{chat_id:-?\d+}/events", _events)
+    app.router.add_get("/sandbox/api/events", _events_many)
     app.router.add_post(r"/sandbox/api/chats/{chat_id:-?\d+}/send", _send)
     app.router.add_post(r"/sandbox/api/chats/{chat_id:-?\d+}/contact", _contact)
     app.router.add_post(r"/sandbox/api/chats/{chat_id:-?\d+}/location", _location)
@@ -72,6 +75,7 @@ async def _info(request: web.Request) -> web.Response:
             "bot": {"name": server.bot_name, "username": server.bot_username, "id": server.bot_id},
             "people": server.people(),
             "groups": server.groups(),
+            "last": server.last_event,
         }
     )
 
@@ -141,6 +145,23 @@ async def _events(request: web.Request) -> web.Response:
     return web.json_response({"events": events, "last": last})
 
 
+async def _events_many(request: web.Request) -> web.Response:
+    server = _server(request)
+    try:
+        chat_ids = [int(part) for part in request.query.get("chats", "").split(",") if part]
+        after = int(request.query.get("after", "0"))
+        timeout = min(float(request.query.get("timeout", "25")), MAX_POLL_SECONDS)
+    except ValueError:
+        return _error(400, "chats, after and timeout must be numbers")
+    known = [chat_id for chat_id in chat_ids if server.has_chat(chat_id)]
+    if not known:
+        await asyncio.sleep(min(timeout, 5.0))
+        return web.json_response({"events": [], "last": max(after, 0)})
+    events = await server.wait_events(known, after, max(0.0, timeout))
+    last = events[-1]["seq"] if events else max(after, 0)
+    return web.json_response({"events": events, "last": last})
+
+
 def _user_id(server: SandboxServer, chat_id: int, value: Any) -> int | web.Response:
     try:
         user_id = int(value)
@@ -206,6 +227,7 @@ async def _location(request: web.Request) -> web.Response:
 
 
 async def _upload(request: web.Request) -> tuple[dict[str, str], bytes | None]:
+    """Form fields, and the uploaded file's bytes (its type in fields["content_type"])."""
     fields: dict[str, str] = {}
     data: bytes | None = None
     reader = await request.multipart()
@@ -218,6 +240,7 @@ async def _upload(request: web.Request) -> tuple[dict[str, str], bytes | None]:
         content = bytes(await part.read(decode=True))
         if part.filename is not None or part.name == "file":
             data = content
+            fields["content_type"] = part.headers.get("Content-Type", "")
         elif part.name:
             fields[part.name] = content.decode("utf-8", "replace")
     return fields, data
@@ -251,7 +274,12 @@ async def _media(request: web.Request, kind: str) -> web.Response:
         except ValueError:
             duration = None
         message = await server.user_sends(
-            user_id, chat_id=chat_id, voice=data, caption=caption, voice_duration=duration
+            user_id,
+            chat_id=chat_id,
+            voice=data,
+            caption=caption,
+            voice_duration=duration,
+            voice_mime_type=fields.get("content_type", "").split(";")[0] or None,
         )
     return web.json_response({"message": message})
 

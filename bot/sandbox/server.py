@@ -426,10 +426,17 @@ class SandboxServer:
     def last_event(self) -> int:
         return self._last_event
 
-    async def wait_events(self, chat_id: int, after: int, timeout: float) -> list[dict[str, Any]]:
+    async def wait_events(
+        self, chat_id: int | list[int], after: int, timeout: float
+    ) -> list[dict[str, Any]]:
+        """Events after `after` in one chat or several (each event names its `chat_id`),
+        waiting up to `timeout` seconds for the first one (long polling for the page)."""
+        chat_ids = chat_id if isinstance(chat_id, list) else [chat_id]
         deadline = time.monotonic() + timeout
         while True:
-            found = self.events(chat_id, after)
+            found = sorted(
+                (e for one in chat_ids for e in self.events(one, after)), key=lambda e: e["seq"]
+            )
             remaining = deadline - time.monotonic()
             if found or remaining <= 0:
                 return found
@@ -477,7 +484,9 @@ class SandboxServer:
     def _event(self, chat: _Chat, kind: str, **payload: Any) -> None:
         seq = next(self._event_seq)
         self._last_event = seq
-        chat.events.append({"seq": seq, "type": kind, "at": time.time(), **payload})
+        chat.events.append(
+            {"seq": seq, "type": kind, "chat_id": chat.chat["id"], "at": time.time(), **payload}
+        )
         self._event_changed.set()
 
     # -- people act ------------------------------------------------------------------------
@@ -493,6 +502,7 @@ class SandboxServer:
         caption: str | None = None,
         location: dict[str, Any] | None = None,
         voice_duration: int | None = None,
+        voice_mime_type: str | None = None,
         from_keyboard: bool = False,
     ) -> dict[str, Any]:
         """A person writes to the bot (private chat by default); returns the user's Message."""
@@ -515,7 +525,7 @@ class SandboxServer:
         if photo is not None:
             content["photo"] = self._photo_sizes(self._store_file(photo, "photos", "image/jpeg"))
         if voice is not None:
-            stored = self._store_file(voice, "voice", "audio/ogg")
+            stored = self._store_file(voice, "voice", voice_mime_type or "audio/ogg")
             content["voice"] = {
                 "file_id": stored.file_id,
                 "file_unique_id": stored.file_unique_id,
