@@ -57,6 +57,7 @@ async def load_user(session: AsyncSession, telegram_id: int) -> User:
     user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
     assert user is not None
     await session.refresh(user)
+    await session.commit()  # end the read: on SQLite an open transaction holds the write lock
     return user
 
 
@@ -255,6 +256,7 @@ async def test_bad_input_at_each_step_keeps_state(chat: Chat, session: AsyncSess
     sent = await chat.send(person, "✅ Yes, that is correct")
     assert "already registered" in only_message(sent).text
     assert len(list(await session.scalars(select(RetireeProfile)))) == 1
+    await session.commit()
     profile = (await load_user(session, person.id)).profile
     assert profile is not None and profile.phone == "01065123456"
     assert profile.birthday == date(1948, 2, 29)
@@ -268,6 +270,7 @@ async def test_cancel_leaves_the_form(chat: Chat, session: AsyncSession) -> None
     answer = only_message(sent)
     assert "Stopped" in answer.text and answer.button_texts() == ["▶️ Start"]
     assert await session.scalar(select(FsmRecord.state)) is None
+    await session.commit()
     sent = await chat.send(person, "▶️ Start")
     assert "Please choose your language." in only_message(sent).text
 
