@@ -1,0 +1,132 @@
+"""/cancel, back to menu, /menu, /help, /language in any state; fallbacks; the command list."""
+
+from __future__ import annotations
+
+import pytest
+from aiogram import Bot
+from aiogram.utils.i18n import I18n
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.commands import bot_commands, set_commands
+from models.runtime import FsmRecord
+from tests.chat import Chat, Person
+from tests.recording import RecordingSession
+from tests.test_onboarding_retiree import choose_language, load_user, only_message
+
+
+@pytest.fixture
+def database_url(pg_database_url: str) -> str:
+    # SQLite after /work/notes/FSM_SQLITE_DEADLOCK.patch lands (see test_onboarding_retiree).
+    return pg_database_url
+
+
+ADMIN = Person(id=900001, first_name="Admin", language_code="zh-hans")
+
+
+async def registered_admin(chat: Chat) -> None:
+    await choose_language(chat, ADMIN, "zh_Hans")
+
+
+async def current_state(session: AsyncSession) -> str | None:
+    state = await session.scalar(select(FsmRecord.state))
+    await session.commit()
+    return state
+
+
+async def test_back_to_menu_and_cancel_in_a_form(chat: Chat, session: AsyncSession) -> None:
+    await registered_admin(chat)
+    await chat.send(ADMIN, "/language")
+    assert await current_state(session) is not None
+    sent = await chat.send(ADMIN, "🏠 返回主菜单")
+    answer = only_message(sent)
+    assert "已经停下了" in answer.text and "❓ 帮助" in answer.button_texts()
+    assert await current_state(session) is None
+    # an old keyboard in another language still works
+    await chat.send(ADMIN, "/language")
+    sent = await chat.send(ADMIN, "🏠 Back to menu")
+    assert "❓ 帮助" in only_message(sent).button_texts()
+    sent = await chat.send(ADMIN, "/cancel")
+    assert "这是主菜单" in only_message(sent).text
+
+
+async def test_language_change_answers_in_the_new_language(
+    chat: Chat, session: AsyncSession
+) -> None:
+    await registered_admin(chat)
+    sent = await chat.send(ADMIN, "🌐 语言")
+    question = only_message(sent)
+    assert (
+        "请选择您要用的语言。" in question.text and "Please choose your language." in question.text
+    )
+    assert question.button_texts()[-1] == "🏠 返回主菜单"
+    sent = await chat.send(ADMIN, "English")
+    answer = only_message(sent)
+    assert answer.text == "Done. I will speak English with you from now on."
+    assert "❓ Help" in answer.button_texts() and "🌐 Language" in answer.button_texts()
+    assert (await load_user(session, ADMIN.id)).language == "en"
+    sent = await chat.send(ADMIN, "/language")
+    sent = await chat.send(ADMIN, "繁體中文")
+    assert only_message(sent).text == "好的，以後我就用繁體中文和您說話。"
+
+
+async def test_help_is_role_aware_and_keeps_the_form(chat: Chat, session: AsyncSession) -> None:
+    await registered_admin(chat)
+    sent = await chat.send(ADMIN, "/help")
+    assert "/invite" in only_message(sent).text
+    newcomer = Person(id=40001, first_name="New", language_code="en")
+    await chat.send(newcomer, "/start")
+    await chat.send(newcomer, "English")
+    await chat.send(newcomer, "👴 I am a retiree")
+    sent = await chat.send(newcomer, "/help")
+    text = only_message(sent).text
+    assert "Start" in text and "What is your full name?" in text
+    sent = await chat.send(newcomer, "Zhou Min")  # the form goes on where it was
+    assert "phone number" in only_message(sent).text
+    sent = await chat.send(newcomer, "/menu")
+    assert only_message(sent).button_texts() == ["▶️ Start"]
+
+
+async def test_fallbacks_are_never_silent(chat: Chat, session: AsyncSession) -> None:
+    await registered_admin(chat)
+    for sender, expected in (
+        (chat.send(ADMIN, "随便说说"), "我没看明白"),
+        (chat.send(ADMIN, "/nonsense"), "我不认识这个指令"),
+        (chat.send_sticker(ADMIN), "谢谢您的表情"),
+        (chat.send_voice(ADMIN), "收到您的语音"),
+        (chat.send_photo(ADMIN), "收到您的文件"),
+        (chat.send(ADMIN, location={"latitude": 31.2, "longitude": 121.5}), "位置"),
+    ):
+        answer = only_message(await sender)
+        assert expected in answer.text
+        assert "❓ 帮助" in answer.button_texts()
+    sent = await chat.press(ADMIN, "xx:stale:1")
+    assert sent[0].method == "answerCallbackQuery" and "失效" in sent[0].params["text"]
+    # not registered yet: the Start button
+    sent = await chat.send(Person(id=40002, first_name="Q", language_code="en"), "hello")
+    assert only_message(sent).button_texts() == ["▶️ Start"]
+
+
+async def test_group_messages_are_left_alone(chat: Chat) -> None:
+    group = {"id": -1001234567890, "type": "supergroup", "title": "Staff"}
+    sent = await chat.feed(chat.message_update(ADMIN, chat=group, text="hello all"))
+    assert sent == []
+
+
+def test_bot_commands_are_translated(i18n: I18n) -> None:
+    zh = {c.command: c.description for c in bot_commands("zh_Hans", i18n)}
+    en = {c.command: c.description for c in bot_commands("en", i18n)}
+    assert set(zh) == set(en) == {"start", "menu", "help", "language", "cancel"}
+    assert zh["language"] == "更换语言" and en["language"] == "Change the language"
+
+
+async def test_set_commands_sends_valid_requests(
+    bot: Bot, recording: RecordingSession, i18n: I18n
+) -> None:
+    await set_commands(bot, i18n)
+    sent = recording.take()
+    assert [r.method for r in sent] == ["setMyCommands"] * 3  # each checked against the spec
+    assert [r.params.get("language_code") for r in sent] == [None, "zh", "en"]
+    default, zh, en = (r.params["commands"] for r in sent)
+    assert default == zh and default[0] == {"command": "start", "description": "开始 / 打开主菜单"}
+    assert en[0]["description"] == "Start or open the menu"
