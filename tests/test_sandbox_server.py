@@ -211,6 +211,8 @@ async def test_form_encoded_requests_are_decoded(server: SandboxServer) -> None:
     assert status == 200, body
     recorded = server.requests[-1]
     assert recorded.params == {"chat_id": RETIREE, "text": "123", "reply_markup": markup}
+    await call(server, "sendMessage", form=True, chat_id=RETIREE, text="[1, 2]", parse_mode="")
+    assert server.requests[-1].params["text"] == "[1, 2]"  # text stays text
     assert recorded.token == TOKEN
     check_request(recorded.method, recorded.params)
     assert body["result"]["reply_markup"] == markup
@@ -297,10 +299,14 @@ async def test_webhook_delivery_with_secret_and_retry(server: SandboxServer) -> 
     answers = iter([500, 200, 200])
 
     async def hook(request: web.Request) -> web.Response:
-        received.append(
-            (request.headers.get("X-Telegram-Bot-Api-Secret-Token"), await request.json())
-        )
-        return web.Response(status=next(answers, 200))
+        update = await request.json()
+        received.append((request.headers.get("X-Telegram-Bot-Api-Secret-Token"), update))
+        status = next(answers, 200)
+        if status == 200 and update["message"]["text"] == "second":
+            # a bot may answer with a method in the webhook response; Telegram runs it
+            reply = {"method": "sendMessage", "chat_id": RETIREE, "text": "got it"}
+            return web.json_response(reply)
+        return web.Response(status=status)
 
     app = web.Application()
     app.router.add_post("/hook", hook)
@@ -335,6 +341,12 @@ async def test_webhook_delivery_with_secret_and_retry(server: SandboxServer) -> 
         texts = [update["message"]["text"] for _, update in received]
         assert texts == ["first", "first", "second"]  # retried after the 500, in order
         assert {secret for secret, _ in received} == {"s3cret"}
+        for _ in range(100):
+            if server.messages(RETIREE)[-1].get("text") == "got it":
+                break
+            await asyncio.sleep(0.01)
+        assert server.messages(RETIREE)[-1]["text"] == "got it"
+        assert server.requests[-1].method == "sendMessage"
         _, info = await call(server, "getWebhookInfo")
         assert info["result"]["url"].endswith("/hook")
         assert info["result"]["pending_update_count"] == 0

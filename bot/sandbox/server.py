@@ -244,6 +244,7 @@ class SandboxServer:
         self._chat_windows: dict[int, _RateWindow] = {}
         self._next_user_id = FIRST_GENERATED_USER_ID
         self._runner: web.AppRunner | None = None
+        self._closing = False
         self._client: ClientSession | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -268,7 +269,10 @@ class SandboxServer:
         if self.file_dir is not None:
             self.file_dir.mkdir(parents=True, exist_ok=True)
         self._client = ClientSession(timeout=ClientTimeout(total=30))
-        self._runner = web.AppRunner(self.build_app(), handle_signals=False, access_log=None)
+        self._closing = False
+        self._runner = web.AppRunner(
+            self.build_app(), handle_signals=False, access_log=None, shutdown_timeout=2.0
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -279,6 +283,10 @@ class SandboxServer:
         log.info("Sandbox Bot API server at %s", self.base_url)
 
     async def stop(self) -> None:
+        # Long polls (the bot's getUpdates, the page's events) return at once, empty.
+        self._closing = True
+        self._new_update.set()
+        self._event_changed.set()
         if self._webhook_task is not None:
             self._webhook_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -438,7 +446,7 @@ class SandboxServer:
                 (e for one in chat_ids for e in self.events(one, after)), key=lambda e: e["seq"]
             )
             remaining = deadline - time.monotonic()
-            if found or remaining <= 0:
+            if found or remaining <= 0 or self._closing:
                 return found
             self._event_changed.clear()
             with contextlib.suppress(TimeoutError):
@@ -635,7 +643,7 @@ class SandboxServer:
                     "Conflict: terminated by other getUpdates request; make sure that only one "
                     "bot instance is running",
                 )
-            if self._updates or time.monotonic() >= deadline:
+            if self._updates or time.monotonic() >= deadline or self._closing:
                 return copy.deepcopy(list(itertools.islice(self._updates, limit)))
             self._new_update.clear()
             with contextlib.suppress(TimeoutError):
@@ -687,7 +695,11 @@ class SandboxServer:
         if reply and isinstance(reply.get("method"), str):
             # A method answered in the webhook response: Telegram executes it, answer unseen.
             method = reply.pop("method")
-            await self._call(webhook["token"], method, reply, files={})
+            try:
+                await self._call(webhook["token"], method, reply, files={})
+                self._record(method, reply, webhook["token"], 200)
+            except ApiError as error:
+                self._record(method, reply, webhook["token"], error.error_code)
         return True
 
     # -- Bot API HTTP ----------------------------------------------------------------------
@@ -1300,15 +1312,13 @@ class _Upload:
 
 
 def _decode_value(key: str, value: Any) -> Any:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or key in _STRING_FIELDS:
         return value
     if value[:1] in "[{":
         try:
             return json.loads(value)
         except ValueError:
             return value
-    if key in _STRING_FIELDS:
-        return value
     if re.fullmatch(r"-?\d{1,19}", value):
         return int(value)
     if value in ("true", "false"):
