@@ -47,6 +47,7 @@ async def make_retiree(
     profile = RetireeProfile(full_name=name, phone=phone, user_id=user.id if user else None)
     session.add(profile)
     await session.flush()
+    await session.refresh(profile, ["user"])
     if user is not None:
         await session.refresh(user, ["profile"])
     return profile
@@ -102,4 +103,6 @@ async def outbox_rows(session: AsyncSession, kind: str | None = None) -> list[Ou
     query = select(OutboxMessage).order_by(OutboxMessage.id)
     if kind is not None:
         query = query.where(OutboxMessage.kind == kind)
-    return list(await session.scalars(query.execution_options(populate_existing=True)))
+    rows = list(await session.scalars(query.execution_options(populate_existing=True)))
+    await session.commit()  # SQLite: even a read holds the write lock (BEGIN IMMEDIATE)
+    return rows

