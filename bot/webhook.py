@@ -69,6 +69,9 @@ class WebhookHandler(SimpleRequestHandler):
         await self.wait_in_hand()
 
 
+WEBHOOK_HANDLER = web.AppKey("webhook_handler", WebhookHandler)
+
+
 async def _health(_request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
@@ -88,7 +91,7 @@ def create_webhook_app(
     handler.register(app, path=path)
     app.router.add_get(HEALTH_PATH, _health)
     setup_application(app, dispatcher, bot=bot, **data)
-    app["webhook_handler"] = handler
+    app[WEBHOOK_HANDLER] = handler
     return app
 
 
