@@ -42,8 +42,22 @@ async def prune_processed_updates(session: AsyncSession, now: datetime, settings
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def _requests_scan() -> Scan:
+    from models.requests import scan  # overdue reminders/escalations, rating reminders
+
+    return scan
+
+
+def _activities_scan() -> Scan:
+    from models.activities import scan  # reminders (24h/2h before) and feedback requests
+
+    return scan
+
+
 def all_jobs() -> list[Job]:
     """Capabilities add their jobs here (one line each)."""
     jobs: list[Job] = []
     jobs.append(Job("housekeeping.processed_updates", prune_processed_updates, every_seconds=3600))
+    jobs.append(Job("requests.deadlines_and_ratings", _requests_scan(), every_seconds=300))
+    jobs.append(Job("activities.reminders_and_feedback", _activities_scan(), every_seconds=60))
     return jobs
