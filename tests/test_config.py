@@ -1,5 +1,6 @@
 """Settings: a missing or wrong setting stops the program with ONE line naming it (the person
-starting the bot is often an office clerk): no traceback, a non-zero exit status."""
+starting the bot is often an office clerk): no traceback, a non-zero exit status.
+The console-script tests start a process each, so they are marked slow."""
 
 from __future__ import annotations
 
@@ -56,12 +57,14 @@ def assert_one_line_naming(result: subprocess.CompletedProcess[str], name: str) 
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_missing_token_is_one_line_naming_bot_token(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "run")
     assert_one_line_naming(result, "BOT_TOKEN")
     assert "@BotFather" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -77,6 +80,7 @@ def test_invalid_setting_is_one_line_naming_it(tmp_path: Path, name: str, value:
     assert_one_line_naming(result, name)
 
 
+@pytest.mark.slow
 def test_settings_are_read_from_dot_env(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("TIMEZONE=Nowhere/City\n", encoding="utf-8")
     result = run_cli(tmp_path, "migrate")
