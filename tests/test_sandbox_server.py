@@ -381,6 +381,27 @@ async def test_per_chat_limit_answers_429_with_retry_after() -> None:
         await sandbox.stop()
 
 
+async def test_global_limit_and_a_second_poller(server: SandboxServer) -> None:
+    server.faults = FaultConfig(global_rate_per_second=2)
+    statuses = [
+        (await call(server, "sendMessage", chat_id=chat_id, text="x"))[0]
+        for chat_id in (RETIREE, DAUGHTER, STAFF_GROUP)
+    ]
+    assert statuses == [200, 200, 429]
+    assert (await call(server, "getMe"))[0] == 200  # only sending is limited
+
+    # two bot instances polling: the earlier request is terminated with 409
+    first = asyncio.create_task(call(server, "getUpdates", timeout=20))
+    await asyncio.sleep(0.05)
+    second = asyncio.create_task(call(server, "getUpdates", timeout=20))
+    status, body = await asyncio.wait_for(first, 10)
+    assert status == 409
+    assert body["description"].startswith("Conflict: terminated by other getUpdates request")
+    await server.user_sends(RETIREE, "hi")
+    status, body = await asyncio.wait_for(second, 10)
+    assert status == 200 and body["result"][0]["message"]["text"] == "hi"
+
+
 async def test_injected_errors_and_dropped_connections() -> None:
     sandbox = SandboxServer(faults=FaultConfig(error_rate=1.0, seed=1))
     await sandbox.start()

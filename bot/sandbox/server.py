@@ -14,6 +14,7 @@ not a message store.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import copy
 import hashlib
@@ -217,6 +218,7 @@ class SandboxServer:
         self._token = ""
         self.webhook_retry_base = 0.2  # seconds; doubles after each failed delivery
         self.webhook_retry_max = 10.0
+        self.callback_query_lifetime = CALLBACK_QUERY_LIFETIME
 
         self._rng = random.Random(self.faults.seed)
         self._people: dict[int, _Person] = {}
@@ -428,7 +430,8 @@ class SandboxServer:
         chat = self._chats.get(chat_id)
         if chat is None:
             return []
-        return [copy.deepcopy(e) for e in chat.events if e["seq"] > after]
+        start = bisect.bisect_right(chat.events, after, key=_seq)
+        return [copy.deepcopy(e) for e in chat.events[start:]]
 
     @property
     def last_event(self) -> int:
@@ -469,8 +472,9 @@ class SandboxServer:
             raise KeyError(f"no chat {chat_id} in the sandbox")
         deadline = time.monotonic() + timeout
         while True:
-            for event in chat.events:
-                if event["seq"] <= chat.bot_cursor or event["type"] != "message":
+            start = bisect.bisect_right(chat.events, chat.bot_cursor, key=_seq)
+            for event in chat.events[start:]:
+                if event["type"] != "message":
                     continue
                 message = event["message"]
                 if not message.get("from", {}).get("is_bot"):
@@ -635,6 +639,7 @@ class SandboxServer:
                 self._updates.popleft()
         self._poller_generation += 1
         generation = self._poller_generation
+        self._new_update.set()  # an earlier poller, if any, ends with a conflict
         deadline = time.monotonic() + timeout
         while True:
             if generation != self._poller_generation:
@@ -991,7 +996,7 @@ class SandboxServer:
         too_old = (
             query is None
             or query.answered
-            or time.monotonic() - query.created > CALLBACK_QUERY_LIFETIME
+            or time.monotonic() - query.created > self.callback_query_lifetime
         )
         if too_old:
             raise BadRequest("query is too old and response timeout expired or query ID is invalid")
@@ -1306,6 +1311,10 @@ class _Upload:
     data: bytes
     filename: str | None
     content_type: str | None
+
+
+def _seq(event: dict[str, Any]) -> int:
+    return int(event["seq"])
 
 
 # -- request and response decoding ---------------------------------------------------------------

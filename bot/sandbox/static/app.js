@@ -233,6 +233,14 @@ class Column {
       }
     });
     this.input.addEventListener("input", () => this.autosize());
+    this.following = true;
+    this.autoScrolledAt = 0;
+    this.list.addEventListener("scroll", () => {
+      // only the reader's own scrolling decides whether we keep following new messages
+      if (Date.now() - this.autoScrolledAt > 400) this.following = this.nearBottom();
+    });
+    // pictures grow the list when they load: stay at the end if we were there
+    this.list.addEventListener("load", () => { if (this.following) this.scrollToEnd(true); }, true);
     this.q(".photo-input").addEventListener("change", (event) => this.upload("photo", event.target));
     this.q(".voice-input").addEventListener("change", (event) => this.upload("voice", event.target));
     this.q(".record").addEventListener("click", () => this.toggleRecording());
@@ -336,7 +344,11 @@ class Column {
   }
 
   scrollToEnd(force = false) {
-    if (force || this.nearBottom()) this.list.scrollTop = this.list.scrollHeight;
+    if (force || this.nearBottom()) {
+      this.list.scrollTop = this.list.scrollHeight;
+      this.following = true;
+      this.autoScrolledAt = Date.now();
+    }
   }
 
   upsertMessage(message) {
@@ -350,7 +362,7 @@ class Column {
     }
     const later = [...this.list.children].find((child) => Number(child.dataset.messageId) > message.message_id);
     this.list.insertBefore(node, later || null);
-    if (follow || message.from?.id === this.personId) this.scrollToEnd(true);
+    if (follow || this.following || message.from?.id === this.personId) this.scrollToEnd(true);
   }
 
   removeMessage(messageId) {
