@@ -34,6 +34,7 @@ from models.outbox import (
     enqueue,
 )
 from models.users import User, mark_reachable
+from tests.chat import Chat, Person
 from tests.recording import TEST_TOKEN, QueuedAnswer, RecordingSession, Request
 
 STAFF_CHAT = -1001234567890
@@ -762,3 +763,47 @@ async def test_two_senders_on_postgresql_send_each_row_exactly_once(
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+# -- the whole way, as people meet it -----------------------------------------------------------
+async def test_a_person_blocks_the_bot_and_comes_back_with_start(
+    chat: Chat,
+    session: AsyncSession,
+    make_sender: Callable[..., OutboxSender],
+    recording: FlakySession,
+    i18n: I18n,
+    database_url: str,
+) -> None:
+    if database_url.startswith("sqlite"):
+        # /start writes FSM state inside the update: on SQLite that waits for the update's own
+        # write lock (/work/notes/FSM_SQLITE_DEADLOCK.md); PostgreSQL only until that is fixed.
+        pytest.skip("FSM writes inside an update deadlock on SQLite for now")
+    person = Person(id=880001, first_name="Li Wei", language_code="en-GB")
+    await chat.send(person, "/start")
+    user_id = await session.scalar(select(User.id).where(User.telegram_id == person.id))
+    await session.commit()
+    assert user_id is not None
+
+    # Something happens for them: it is queued, then delivered in their Telegram language.
+    await queue(session, chat_id=person.id, user_id=user_id, kind="test.translated", dedup_key="1")
+    await make_sender().send_due()
+    [notice] = recording.take()
+    assert notice.chat_id == person.id
+    assert notice.text == i18n.gettext("Back to menu", locale="en")
+
+    # They block the bot: the next message bounces and they are marked unreachable ...
+    await queue(session, chat_id=person.id, user_id=user_id, kind="test.ping", dedup_key="2")
+    recording.queue_error(403, "Forbidden: bot was blocked by the user")
+    await make_sender().send_due()
+    recording.take()
+    await queue(session, chat_id=person.id, user_id=user_id, kind="test.ping", dedup_key="3")
+    await make_sender().send_due()
+    assert recording.take() == []
+    assert (await row(session, "3")).last_error == UNREACHABLE_ERROR
+
+    # ... until they unblock it and press /start: then messages reach them again.
+    await chat.send(person, "/start")
+    await queue(session, chat_id=person.id, user_id=user_id, kind="test.ping", dedup_key="4")
+    await make_sender().send_due()
+    assert [(r.method, r.chat_id) for r in recording.take()] == [("sendMessage", person.id)]
+    assert (await row(session, "4")).status == OutboxStatus.SENT
