@@ -17,16 +17,13 @@ from tests.chat import Chat, Person
 from tests.test_onboarding_retiree import (
     LANGUAGE_CODE,
     choose_language,
+    conversation_database_url,
     load_user,
     only_message,
     tr,
 )
 
-
-@pytest.fixture
-def database_url(pg_database_url: str) -> str:
-    # SQLite after /work/notes/FSM_SQLITE_DEADLOCK.patch lands (see test_onboarding_retiree).
-    return pg_database_url
+database_url = conversation_database_url  # PostgreSQL, and SQLite once its FSM is safe
 
 
 MOTHER = Person(id=20001, first_name="Mother", language_code="zh-hans")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from aiogram import Bot
 from aiogram.utils.i18n import I18n
 from sqlalchemy import select
@@ -12,13 +11,14 @@ from handlers.commands import bot_commands, set_commands
 from models.runtime import FsmRecord
 from tests.chat import Chat, Person
 from tests.recording import RecordingSession
-from tests.test_onboarding_retiree import choose_language, load_user, only_message
+from tests.test_onboarding_retiree import (
+    choose_language,
+    conversation_database_url,
+    load_user,
+    only_message,
+)
 
-
-@pytest.fixture
-def database_url(pg_database_url: str) -> str:
-    # SQLite after /work/notes/FSM_SQLITE_DEADLOCK.patch lands (see test_onboarding_retiree).
-    return pg_database_url
+database_url = conversation_database_url  # PostgreSQL, and SQLite once its FSM is safe
 
 
 ADMIN = Person(id=900001, first_name="Admin", language_code="zh-hans")

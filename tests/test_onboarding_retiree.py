@@ -10,6 +10,7 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import fsm_storage
 from bot.config import Settings
 from bot.factory import create_dispatcher
 from bot.fsm_storage import SQLStorage
@@ -22,11 +23,21 @@ LANGUAGE_BUTTON = {"zh_Hans": "简体中文", "zh_Hant": "繁體中文", "en": "
 LANGUAGE_CODE = {"zh_Hans": "zh-hans", "zh_Hant": "zh-hant", "en": "en"}
 
 
-@pytest.fixture
-def database_url(pg_database_url: str) -> str:
-    # SQLite: see /work/notes/FSM_SQLITE_DEADLOCK.md (FSM writes inside an update wait for
-    # the update's own write lock); these conversation tests run on PostgreSQL until then.
-    return pg_database_url
+# On SQLite, FSM writes made inside an update waited for the update's own write lock (see
+# /work/notes/FSM_SQLITE_DEADLOCK.md); once bot/fsm_storage.py writes through the update's
+# session, the conversation tests run on both databases, until then on PostgreSQL only.
+SQLITE_FSM_OK = hasattr(fsm_storage, "fsm_uses_session")
+DATABASES = ["sqlite", "postgres"] if SQLITE_FSM_OK else ["postgres"]
+
+
+@pytest.fixture(params=DATABASES)
+def conversation_database_url(request: pytest.FixtureRequest) -> str:
+    """Conversation tests: PostgreSQL, and SQLite when its FSM writes are safe."""
+    name = "sqlite_database_url" if request.param == "sqlite" else "pg_database_url"
+    return str(request.getfixturevalue(name))
+
+
+database_url = conversation_database_url
 
 
 def tr(i18n: I18n, locale: str, msgid: str) -> str:
