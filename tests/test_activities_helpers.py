@@ -31,6 +31,7 @@ async def make_user(
     )
     session.add(user)
     await session.flush()
+    await session.refresh(user, ["profile"])
     return user
 
 

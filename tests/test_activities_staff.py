@@ -149,3 +149,43 @@ async def test_staff_attendance_export_cancel_and_capacity(
     assert sorted(r.chat_id for r in cancelled) == [WANG.id, LI.id]
     text = render("act.cancelled", cancelled[0].params, "zh_Hant", i18n).text
     assert "合唱排練" not in text and "合唱排练" in text and "已被取消" in text
+
+
+async def test_participant_rates_and_the_organiser_reads_it(
+    chat: Chat, session: AsyncSession, i18n
+) -> None:  # type: ignore[no-untyped-def]
+    from models.activities import scan, toggle_attendance
+    from models.base import utcnow
+
+    staff = await make_user(session, STAFF.id, Role.STAFF, "赵老师")
+    wang = await make_retiree(session, WANG.id, "王秀英")
+    now = utcnow()
+    activity = await make_activity(
+        session, title="八段锦", starts_in=timedelta(hours=-3), organiser=staff, now=now
+    )
+    assert wang.user is not None
+    earlier = now - timedelta(days=1)
+    reg = (await sign_up(session, wang.user, activity.id, wang.id, now=earlier)).registration
+    await toggle_attendance(session, staff, reg.id)
+    assert await scan(session, now) == 1
+    await session.commit()
+    (row,) = await outbox_rows(session, "act.feedback")
+    rendered = render(row.kind, row.params, "zh_Hans", i18n)
+    five = rendered.reply_markup.inline_keyboard[4][0]  # type: ignore[union-attr]
+    assert five.text.startswith("5")
+
+    sent = await chat.press(WANG, str(five.callback_data))
+    texts = [r.text for r in sent]
+    assert any("您给“八段锦”打了 ⭐⭐⭐⭐⭐" in t for t in texts)
+    assert "想对组织者说" in last_message(sent).text
+    hint = last_message(await chat.send_sticker(WANG))
+    assert "请写几句话" in hint.text
+    thanks = last_message(await chat.send(WANG, "老师教得很耐心，希望多办几次"))
+    assert "组织者会看到" in thanks.text
+    stored = await _registration(session, activity.id, wang.id)
+    assert stored.rating == 5 and stored.comment == "老师教得很耐心，希望多办几次"
+
+    sent = await chat.press(STAFF, f"amg:f:{activity.id}:0")
+    summary = last_message(sent)
+    assert "1 人评分，平均 5.0 ⭐" in summary.text
+    assert "王秀英 (5⭐): 老师教得很耐心" in summary.text
