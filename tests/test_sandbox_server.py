@@ -11,7 +11,15 @@ from typing import Any
 import aiohttp
 import pytest
 from aiogram import Bot, Dispatcher
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from aiogram.types import (
+    BotCommand,
+    BufferedInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    MenuButtonCommands,
+    Update,
+)
 from aiohttp import web
 
 from bot.config import Settings
@@ -470,6 +478,49 @@ async def test_real_aiogram_bot_and_dispatcher(
         answered = [r for r in server.requests[before:] if r.method.startswith("send")]
         assert answered, "the /start handler answered through the sandbox"
         assert answered[0].params["chat_id"] == RETIREE
+        for recorded in server.requests:
+            assert recorded.status == 200, recorded
+            check_request(recorded.method, recorded.params)
+    finally:
+        await bot.session.close()
+
+
+async def test_aiogram_parses_every_kind_of_answer(server: SandboxServer) -> None:
+    """Result shapes must satisfy aiogram's models: a wrong shape fails here, not in e2e."""
+    bot = create_bot(Settings(_env_file=None, telegram_api_url=server.api_url), TOKEN)  # type: ignore[call-arg]
+    try:
+        photo = BufferedInputFile(b"\xff\xd8photo", filename="a.jpg")
+        album = await bot.send_media_group(
+            RETIREE,
+            [InputMediaPhoto(media=photo, caption="一"), InputMediaPhoto(media=photo)],
+        )
+        assert len(album) == 2 and album[0].media_group_id == album[1].media_group_id
+        voice = await bot.send_voice(RETIREE, BufferedInputFile(b"OggS", filename="v.ogg"))
+        assert voice.voice is not None
+        document = await bot.send_document(
+            STAFF_GROUP, BufferedInputFile(b"a,b\n", filename="report.csv"), caption="月报"
+        )
+        assert document.document is not None and document.document.file_name == "report.csv"
+        user_message = await server.user_sends(RETIREE, voice=b"OggS-user")
+        forwarded = await bot.forward_message(STAFF_GROUP, RETIREE, user_message["message_id"])
+        assert forwarded.voice is not None and forwarded.forward_origin is not None
+        copied = await bot.copy_message(STAFF_GROUP, RETIREE, user_message["message_id"])
+        assert copied.message_id > forwarded.message_id
+        commands = [BotCommand(command="start", description="开始")]
+        assert await bot.set_my_commands(commands, language_code="zh")
+        assert [c.command for c in await bot.get_my_commands(language_code="zh")] == ["start"]
+        assert await bot.get_my_commands() == []
+        chat = await bot.get_chat(STAFF_GROUP)
+        assert chat.title == "Staff"
+        assert await bot.send_chat_action(RETIREE, "typing")
+        assert await bot.set_chat_menu_button(menu_button=MenuButtonCommands())
+        info = await bot.get_webhook_info()
+        assert info.url == ""
+        member = await bot.get_chat_member(STAFF_GROUP, DAUGHTER)
+        assert member.status == "member"
+        location = await bot.send_location(RETIREE, latitude=39.9, longitude=116.4)
+        assert location.location is not None
+        assert await bot.delete_message(RETIREE, location.message_id)
         for recorded in server.requests:
             assert recorded.status == 200, recorded
             check_request(recorded.method, recorded.params)

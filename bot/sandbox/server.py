@@ -22,6 +22,7 @@ import itertools
 import json
 import logging
 import math
+import mimetypes
 import random
 import re
 import time
@@ -158,6 +159,7 @@ class _StoredFile:
     file_path: str
     size: int
     mime_type: str | None
+    file_name: str | None = None
     data: bytes | None = None  # in memory unless the server has a file_dir
     disk_path: Path | None = None
 
@@ -1065,7 +1067,7 @@ class SandboxServer:
             if stored.mime_type:
                 item["mime_type"] = stored.mime_type
             if kind == "document":
-                item["file_name"] = stored.file_path.rsplit("/", 1)[-1]
+                item["file_name"] = stored.file_name or stored.file_path.rsplit("/", 1)[-1]
             if kind in ("voice", "audio", "video", "animation"):
                 item["duration"] = _int(params.get("duration"), 1)
             if kind in ("video", "animation", "sticker"):
@@ -1241,6 +1243,7 @@ class SandboxServer:
                 "limited_gifts": False,
                 "unique_gifts": False,
                 "premium_subscription": False,
+                "gifts_from_channels": False,
             },
         }
 
@@ -1267,7 +1270,9 @@ class SandboxServer:
         extension = _extension(filename, mime_type, folder)
         file_id = f"SBX{folder[:2].upper()}{number:06d}{digest}"
         path = f"{folder}/file_{number}{extension}"
-        stored = _StoredFile(file_id, f"U{digest}", path, len(data), mime_type)
+        if filename and (not mime_type or mime_type == "application/octet-stream"):
+            mime_type = mimetypes.guess_type(filename)[0] or mime_type
+        stored = _StoredFile(file_id, f"U{digest}", path, len(data), mime_type, filename)
         if self.file_dir is not None:
             stored.disk_path = self.file_dir / path.replace("/", "_")
             stored.disk_path.write_bytes(data)
