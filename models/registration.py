@@ -202,7 +202,7 @@ async def register_retiree(
         raise RegistrationError("unknown_grid")
 
     claimed = False
-    profile = user.profile
+    profile = await session.scalar(select(RetireeProfile).where(RetireeProfile.user_id == user.id))
     if profile is None:
         candidates = await find_profiles_by_phone(session, normalized, unclaimed_only=True)
         if candidates:
@@ -377,11 +377,10 @@ async def links_of(session: AsyncSession, family_user_id: int) -> list[FamilyLin
 
 
 async def pending_links_for_retiree(session: AsyncSession, user: User) -> list[FamilyLink]:
-    if user.profile is None:
-        return []
     result = await session.scalars(
         select(FamilyLink)
-        .where(FamilyLink.profile_id == user.profile.id)
+        .join(RetireeProfile, RetireeProfile.id == FamilyLink.profile_id)
+        .where(RetireeProfile.user_id == user.id)
         .where(FamilyLink.status == LinkStatus.PENDING)
         .order_by(FamilyLink.id)
     )

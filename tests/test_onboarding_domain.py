@@ -1,0 +1,158 @@
+"""The registration rules, without Telegram: reading phones, birthdays and names; claiming a
+profile staff entered; who may decide a family link."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.base import utcnow
+from models.outbox import OutboxMessage
+from models.registration import (
+    LinkOutcome,
+    RegistrationError,
+    clean_name,
+    decide_family_link,
+    normalize_phone,
+    parse_birthday,
+    register_retiree,
+    request_family_link,
+)
+from models.users import LinkStatus, RetireeProfile, Role, User
+
+TODAY = date(2026, 11, 23)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("13812345678", "13812345678"),
+        ("138 1234 5678", "13812345678"),
+        ("138-1234-5678", "13812345678"),
+        ("+86 138 1234 5678", "13812345678"),
+        ("008613812345678", "13812345678"),
+        ("8613812345678", "13812345678"),
+        ("（010）6512-3456", "01065123456"),
+        ("0755-2345678", "07552345678"),
+        ("65123456", "65123456"),
+        ("12812345678", None),  # no such mobile prefix
+        ("1381234567", None),
+        ("+44 20 7946 0958", None),
+        ("１３８１２３４５６７８", None),  # full-width digits are not read as a number
+        ("call me", None),
+        ("", None),
+    ],
+)
+def test_normalize_phone(text: str, expected: str | None) -> None:
+    assert normalize_phone(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1948-03-15", date(1948, 3, 15)),
+        ("1948.3.15", date(1948, 3, 15)),
+        ("1948/3/5", date(1948, 3, 5)),
+        ("1948年3月15日", date(1948, 3, 15)),
+        ("1948 年 3 月 15 号", date(1948, 3, 15)),
+        ("19480315", date(1948, 3, 15)),
+        ("１９４８年３月１５日", date(1948, 3, 15)),
+        ("1948-02-30", None),
+        ("2010-01-01", None),  # too young to be a retiree
+        ("1890-01-01", None),  # too old
+        ("3/15/1948", None),
+        ("", None),
+    ],
+)
+def test_parse_birthday(text: str, expected: date | None) -> None:
+    assert parse_birthday(text, TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("王秀英", "王秀英"),
+        ("  Li   Ming ", "Li Ming"),
+        ("王", None),
+        ("x" * 31, None),
+        ("12345", None),
+        ("/start", None),
+        ("<b>Wang</b>", None),
+    ],
+)
+def test_clean_name(text: str, expected: str | None) -> None:
+    assert clean_name(text) == expected
+
+
+async def test_register_claims_the_staff_profile_and_sets_over_80(session: AsyncSession) -> None:
+    staff_entered = RetireeProfile(full_name="张建国", phone="+86 138 1234 5678", disability=True)
+    other = RetireeProfile(full_name="别人", phone="13900000000")
+    user = User(telegram_id=50001, display_name="Zhang")
+    session.add_all([staff_entered, other, user])
+    await session.flush()
+    result = await register_retiree(
+        session,
+        user,
+        full_name="张建国",
+        phone="13812345678",
+        birthday=date(1946, 11, 24),
+        birthday_is_lunar=False,
+        grid_id=None,
+        today=TODAY,
+    )
+    assert result.claimed and result.profile.id == staff_entered.id
+    assert result.profile.user_id == user.id and result.profile.disability
+    assert result.profile.over_80 is False  # 80 tomorrow
+    assert user.role == Role.RETIREE and user.onboarded_at is not None
+    with pytest.raises(RegistrationError):
+        await register_retiree(
+            session,
+            User(telegram_id=50002),
+            full_name="X Y",
+            phone="1",
+            birthday=date(1946, 1, 1),
+            birthday_is_lunar=False,
+            grid_id=None,
+            today=TODAY,
+        )
+
+
+async def test_only_the_retiree_or_staff_decide(session: AsyncSession) -> None:
+    retiree = User(telegram_id=50010, role=Role.RETIREE, onboarded_at=utcnow())
+    son = User(telegram_id=50011, display_name="Son")
+    stranger = User(telegram_id=50012, role=Role.FAMILY, onboarded_at=utcnow())
+    session.add_all([retiree, son, stranger])
+    await session.flush()
+    session.add(RetireeProfile(full_name="李桂兰", phone="13900002222", user_id=retiree.id))
+    await session.flush()
+    await session.refresh(retiree, ["profile"])
+
+    request = await request_family_link(
+        session, son, phone="13900002222", full_name="李桂兰", relation="Son"
+    )
+    assert request.outcome == LinkOutcome.SENT_TO_RETIREE and request.link is not None
+    assert son.role == Role.FAMILY
+    again = await request_family_link(
+        session, son, phone="13900002222", full_name="李桂兰", relation="Son"
+    )
+    assert again.outcome == LinkOutcome.ALREADY_PENDING
+
+    for actor, code in ((stranger, "not_allowed"), (son, "not_allowed")):
+        with pytest.raises(RegistrationError) as error:
+            await decide_family_link(session, actor, request.link.id, approve=True)
+        assert error.value.code == code
+    link = await decide_family_link(session, retiree, request.link.id, approve=True)
+    assert link.status == LinkStatus.APPROVED and link.decided_by_id == retiree.id
+    with pytest.raises(RegistrationError) as error:
+        await decide_family_link(session, retiree, request.link.id, approve=False)
+    assert error.value.code == "already_decided"
+    kinds = [row.kind for row in await session.scalars(select(OutboxMessage))]
+    assert sorted(kinds) == ["family.link_decided", "family.link_request"]
+    # the retiree cannot link to themselves as family
+    own = await request_family_link(
+        session, retiree, phone="13900002222", full_name="李桂兰", relation="self"
+    )
+    assert own.outcome == LinkOutcome.SELF
