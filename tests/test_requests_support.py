@@ -79,4 +79,6 @@ async def outbox(session: AsyncSession, kind: str | None = None) -> list[OutboxM
     statement = select(OutboxMessage).order_by(OutboxMessage.id)
     if kind is not None:
         statement = statement.where(OutboxMessage.kind == kind)
-    return list((await session.scalars(statement)).all())
+    rows = list((await session.scalars(statement.execution_options(populate_existing=True))).all())
+    await session.commit()  # SQLite: even a read holds the write lock (BEGIN IMMEDIATE)
+    return rows

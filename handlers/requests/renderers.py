@@ -1,0 +1,114 @@
+"""How service-request notices look, rendered in the recipient's language at send time.
+
+Kinds: request.staff_card (the staff group's card, later edited in place via `_edit`),
+request.status (to the retiree and family), request.media (a photo or voice note to the staff
+member handling it), request.assigned, request.overdue (reminder / escalation),
+request.rate, request.rate_reminder, request.low_rating, request.cancelled_staff.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram.utils.i18n import gettext as _
+
+from handlers.notifications import Rendered, notification
+from handlers.requests.keyboards import open_in_queue_keyboard, staff_card_keyboard, stars_keyboard
+from handlers.requests.texts import card_text, category_label, status_change_text
+
+
+@notification("request.staff_card")
+def render_staff_card(params: dict[str, Any]) -> Rendered:
+    return Rendered(card_text(params), staff_card_keyboard(params))
+
+
+@notification("request.status")
+def render_status(params: dict[str, Any]) -> Rendered:
+    return Rendered(status_change_text(params))
+
+
+@notification("request.media")
+def render_media(params: dict[str, Any]) -> Rendered:
+    caption = _("{number}: attachment {index} of {total}").format(
+        number=params["number"], index=params["index"], total=params["total"]
+    )
+    if params["kind"] == "voice":
+        return Rendered(caption, voice=params["file_id"])
+    return Rendered(caption, photo=params["file_id"])
+
+
+@notification("request.assigned")
+def render_assigned(params: dict[str, Any]) -> Rendered:
+    head = "👥 " + _("{by} gave you this request:").format(by=params["by"])
+    return Rendered(head + "\n\n" + card_text(params), open_in_queue_keyboard(params["request_id"]))
+
+
+@notification("request.overdue")
+def render_overdue(params: dict[str, Any]) -> Rendered:
+    if params["deadline"] == "accept":
+        head = _("Nobody has taken this request yet, and the promised time has passed.")
+    else:
+        head = _("This request is not done yet, and the promised time has passed.")
+    if params["stage"] == "escalate":
+        head = "🚨 " + _("Escalation") + ": " + head
+    else:
+        head = "⏰ " + _("Reminder") + ": " + head
+    return Rendered(head + "\n\n" + card_text(params), open_in_queue_keyboard(params["request_id"]))
+
+
+def _rate_question(params: dict[str, Any]) -> str:
+    category = category_label(params["category"])
+    if params.get("is_self"):
+        return _("Your request {number} ({category}) is done. How satisfied are you?").format(
+            number=params["number"], category=category
+        )
+    return _("The request {number} for {name} ({category}) is done. How satisfied are you?").format(
+        number=params["number"], name=params["for_name"], category=category
+    )
+
+
+@notification("request.rate")
+def render_rate(params: dict[str, Any]) -> Rendered:
+    text = "✅ " + _rate_question(params) + "\n" + _("Please tap the stars: 5 is best.")
+    return Rendered(text, stars_keyboard(int(params["request_id"])))
+
+
+@notification("request.rate_reminder")
+def render_rate_reminder(params: dict[str, Any]) -> Rendered:
+    text = (
+        "⭐ "
+        + _("A gentle reminder: we would be glad to hear how we did.")
+        + "\n"
+        + _rate_question(params)
+    )
+    return Rendered(text, stars_keyboard(int(params["request_id"])))
+
+
+@notification("request.low_rating")
+def render_low_rating(params: dict[str, Any]) -> Rendered:
+    lines = [
+        "⚠️ "
+        + _("Low rating {stars} ⭐ for {number} ({category}).").format(
+            stars=params["rating"],
+            number=params["number"],
+            category=category_label(params["category"]),
+        ),
+        _("Retiree: {name}").format(name=params["name"])
+        + (f" · 📞 {params['phone']}" if params.get("phone") else ""),
+        _("Handled by: {name}").format(name=params.get("assignee") or "—"),
+    ]
+    if params.get("comment"):
+        lines.append(_("Comment: {comment}").format(comment=params["comment"]))
+    if params.get("voice"):
+        return Rendered("\n".join(lines), voice=params["voice"])
+    return Rendered("\n".join(lines), open_in_queue_keyboard(params["request_id"]))
+
+
+@notification("request.cancelled_staff")
+def render_cancelled_staff(params: dict[str, Any]) -> Rendered:
+    return Rendered(
+        "↩️ "
+        + _("The requester cancelled {number}. No need to go any more.").format(
+            number=params["number"]
+        )
+    )

@@ -1,0 +1,158 @@
+"""Words of service requests: labels, the staff card, the history, and how times are shown.
+Every function calls `_()` inside, so it speaks the current (recipient's) locale."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from aiogram.utils.i18n import gettext as _
+
+
+def category_label(value: str) -> str:
+    labels = {
+        "home_repair": "🔧 " + _("Home repair"),
+        "medical": "🏥 " + _("Medical escort and appointments"),
+        "errands": "🛒 " + _("Shopping and errands"),
+        "paperwork": "📄 " + _("Benefits and paperwork"),
+        "talk": "💬 " + _("Someone to talk to"),
+        "care": "🧹 " + _("Cleaning and care"),
+        "other": "📝 " + _("Other"),
+    }
+    return labels.get(value, value)
+
+
+def status_label(value: str) -> str:
+    labels = {
+        "new": "🆕 " + _("Waiting to be taken"),
+        "accepted": "👍 " + _("Accepted"),
+        "in_progress": "🛠 " + _("In progress"),
+        "done": "✅ " + _("Done"),
+        "cancelled": "↩️ " + _("Cancelled"),
+        "rejected": "⛔ " + _("Not accepted"),
+    }
+    return labels.get(value, value)
+
+
+def weekday_label(weekday: int) -> str:
+    names = [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")]
+    return names[weekday]
+
+
+def format_day(day: date) -> str:
+    return (
+        _("{month}/{day}").format(month=day.month, day=day.day) + " " + weekday_label(day.weekday())
+    )
+
+
+def format_when(local_iso: str | None) -> str:
+    """A local time "2026-10-12T18:00" as "10月12日 周一 18:00" / "10/12 Mon 18:00"."""
+    if not local_iso:
+        return "—"
+    moment = datetime.fromisoformat(local_iso)
+    return f"{format_day(moment.date())} {moment:%H:%M}"
+
+
+def preferred_label(preferred: str, preferred_date: str | None) -> str:
+    if preferred == "date" and preferred_date:
+        return format_day(date.fromisoformat(preferred_date))
+    return {
+        "today": _("Today"),
+        "tomorrow": _("Tomorrow"),
+        "this_week": _("This week"),
+    }.get(preferred, preferred)
+
+
+def urgency_label(urgent: bool) -> str:
+    return "🚨 " + _("Urgent") if urgent else "🙂 " + _("Normal")
+
+
+def media_line(photos: int, voices: int) -> str:
+    parts = []
+    if photos:
+        parts.append(_("📷 photos: {n}").format(n=photos))
+    if voices:
+        parts.append(_("🎤 voice messages: {n}").format(n=voices))
+    return ", ".join(parts)
+
+
+def card_text(params: dict[str, Any]) -> str:
+    """The staff card: who, where, what, when, status and promised times."""
+    lines = []
+    head = f"{params['number']} · {category_label(params['category'])}"
+    if params.get("urgent"):
+        head = "🚨 " + _("URGENT") + " · " + head
+    if params.get("overdue"):
+        head = "⏰ " + _("OVERDUE") + " · " + head
+    lines.append(head)
+    lines.append(_("Status: {status}").format(status=status_label(params["status"])))
+    if params.get("assignee"):
+        lines.append(_("Handled by: {name}").format(name=params["assignee"]))
+    lines.append("")
+    lines.append("👤 " + params["name"])
+    if params.get("phone"):
+        lines.append("📞 " + params["phone"])
+    if params.get("address"):
+        lines.append("🏠 " + params["address"])
+    if params.get("grid"):
+        lines.append(_("Grid: {grid}").format(grid=params["grid"]))
+    if params.get("filed_by"):
+        lines.append(_("Asked by: {name}").format(name=params["filed_by"]))
+    lines.append("")
+    if params.get("description"):
+        lines.append(params["description"])
+    media = media_line(int(params.get("photos") or 0), int(params.get("voices") or 0))
+    if media:
+        lines.append(media)
+    lines.append(
+        _("Preferred time: {when}").format(
+            when=preferred_label(params["preferred"], params.get("preferred_date"))
+        )
+    )
+    if params["status"] == "new":
+        lines.append(_("Accept by: {when}").format(when=format_when(params.get("accept_due"))))
+    if params["status"] in ("new", "accepted", "in_progress"):
+        lines.append(_("Finish by: {when}").format(when=format_when(params.get("done_due"))))
+    if params.get("reject_reason"):
+        lines.append(_("Reason: {reason}").format(reason=params["reject_reason"]))
+    return "\n".join(lines)
+
+
+def event_line(action: str, actor: str | None, note: str | None) -> str:
+    texts = {
+        "created": _("Request made"),
+        "accepted": _("Taken by {actor}"),
+        "assigned": _("Given to {note}"),
+        "started": _("Work started"),
+        "done": _("Done"),
+        "cancelled": _("Cancelled"),
+        "rejected": _("Not accepted: {note}"),
+        "rated": _("Rated {note} ⭐"),
+        "commented": _("Comment added"),
+    }
+    return texts.get(action, action).format(actor=actor or "—", note=note or "")
+
+
+def status_change_text(params: dict[str, Any]) -> str:
+    """What the retiree and family are told when their request changes."""
+    number = params["number"]
+    category = category_label(params["category"])
+    action = params["action"]
+    if params.get("is_self"):
+        subject = _("Your request {number} ({category})").format(number=number, category=category)
+    else:
+        subject = _("The request {number} for {name} ({category})").format(
+            number=number, name=params["for_name"], category=category
+        )
+    assignee = params.get("assignee") or "—"
+    texts = {
+        "created": _("{subject} has been sent to the service office."),
+        "accepted": _("{subject} has been accepted. {assignee} will take care of it."),
+        "assigned": _("{subject} is now handled by {assignee}."),
+        "started": _("{subject}: {assignee} has started working on it."),
+        "done": _("{subject} is done."),
+        "cancelled": _("{subject} has been cancelled."),
+        "rejected": _("{subject} could not be accepted. Reason: {note}"),
+    }
+    text = texts.get(action, _("{subject} has been updated."))
+    return "🔔 " + text.format(subject=subject, assignee=assignee, note=params.get("note") or "")

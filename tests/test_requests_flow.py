@@ -1,0 +1,359 @@
+"""Service requests through the real Dispatcher: a retiree, a family member on behalf of a
+relative, staff in the group and in the private queue, refusals, forged and double taps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiogram.utils.i18n import I18n
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import fsm_storage
+from handlers.menu import _ITEMS
+from handlers.notifications import render
+from handlers.requests.keyboards import (
+    IntakeCb,
+    IntakeStep,
+    MineAction,
+    MineCb,
+    QueueCb,
+    RateCb,
+    StaffAction,
+    StaffCb,
+)
+from models.requests import QueueFilter, RequestStatus, ServiceRequest
+from tests.chat import Chat, Person
+from tests.test_requests_support import make_people, outbox
+
+# On SQLite, FSM writes inside an update wait for the update's own write lock until
+# bot/fsm_storage.py writes through the update's session (/work/notes/FSM_SQLITE_DEADLOCK.md);
+# until then these conversation tests run on PostgreSQL only, as the onboarding ones do.
+DATABASES = ["sqlite", "postgres"] if hasattr(fsm_storage, "fsm_uses_session") else ["postgres"]
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest) -> str:
+    name = "sqlite_database_url" if request.param == "sqlite" else "pg_database_url"
+    return str(request.getfixturevalue(name))
+
+
+STAFF_CHAT = {"id": -1001234567890, "type": "supergroup", "title": "服务站工作群"}
+
+RETIREE = Person(1001, "王秀英")
+STRANGER = Person(1002, "张三")
+FAMILY = Person(2001, "Xiaoming", language_code="en")
+STAFF = Person(3001, "李明")
+STAFF2 = Person(3002, "赵丽")
+SUPERVISOR = Person(3003, "孙主任")
+
+
+def menu(i18n: I18n, key: str, locale: str = "zh_Hans") -> str:
+    with i18n.context(), i18n.use_locale(locale):
+        return _ITEMS[key].text()
+
+
+def done_button(requests: list[Any]) -> str:
+    for request in requests:
+        for button in request.reply_buttons():
+            if button["text"].startswith("✅"):
+                return str(button["text"])
+    raise AssertionError("no done button")
+
+
+async def latest_request(session: AsyncSession) -> ServiceRequest:
+    request = await session.scalar(
+        select(ServiceRequest)
+        .order_by(ServiceRequest.id.desc())
+        .execution_options(populate_existing=True)
+    )
+    assert request is not None
+    await session.commit()  # SQLite: even a read holds the write lock (BEGIN IMMEDIATE)
+    return request
+
+
+async def file_as_retiree(chat: Chat, i18n: I18n, person: Person = RETIREE) -> list[Any]:
+    sent = await chat.send(person, menu(i18n, "request_help"))
+    assert any(r.inline_buttons() for r in sent), sent
+    sent = await chat.press(person, IntakeCb(step=IntakeStep.CATEGORY, value="home_repair").pack())
+    assert sent[-1].method == "sendMessage"
+    done = done_button(sent)
+    await chat.send(person, "厨房水龙头一直漏水")
+    await chat.send_voice(person)
+    await chat.send_photo(person, caption="漏水的地方")
+    sent = await chat.send(person, done)
+    assert "“" not in sent[-1].text or sent[-1].inline_buttons()
+    sent = await chat.press(person, IntakeCb(step=IntakeStep.WHEN, value="tomorrow").pack())
+    sent = await chat.press(person, IntakeCb(step=IntakeStep.URGENCY, value="normal").pack())
+    summary = sent[-1]
+    assert "厨房水龙头一直漏水" in summary.text and "漏水的地方" in summary.text
+    return await chat.press(person, IntakeCb(step=IntakeStep.SEND).pack())
+
+
+async def test_retiree_asks_for_help_and_gets_a_number(
+    chat: Chat, session: AsyncSession, i18n: I18n
+) -> None:
+    people = await make_people(session)
+    sent = await file_as_retiree(chat, i18n)
+    request = await latest_request(session)
+    assert request.number == "FW-2026-00001" or request.number.startswith("FW-")
+    answer = sent[-1]
+    assert request.number in answer.text
+    assert answer.reply_buttons()  # back to the main menu
+    assert request.status == RequestStatus.NEW
+    assert request.profile_id == people.profile.id
+    assert request.description == "厨房水龙头一直漏水\n漏水的地方"
+    assert [a.kind.value for a in request.attachments] == ["voice", "photo"]
+    assert request.preferred.value == "tomorrow"
+    [card] = await outbox(session, "request.staff_card")
+    assert card.chat_id == STAFF_CHAT["id"]
+    rendered = render(card.kind, card.params, "zh_Hans", i18n)
+    assert request.number in rendered.text
+    assert "13800000001" in rendered.text and "东区3号楼2单元301" in rendered.text
+    labels = [b.text for row in rendered.reply_markup.inline_keyboard for b in row]
+    assert any("Take" in t or "接单" in t for t in labels)
+    # the family hears of it in English
+    [status] = await outbox(session, "request.status")
+    assert status.user_id == people.family.id
+    assert request.number in render(status.kind, status.params, "en", i18n).text
+
+
+async def test_summary_can_be_changed_and_bad_input_keeps_the_form(
+    chat: Chat, session: AsyncSession, i18n: I18n
+) -> None:
+    await make_people(session)
+    await chat.send(RETIREE, menu(i18n, "request_help"))
+    # typing instead of tapping a type: a kind hint, still in the form
+    sent = await chat.send(RETIREE, "修东西")
+    assert sent and sent[-1].method == "sendMessage"
+    sent = await chat.press(RETIREE, IntakeCb(step=IntakeStep.CATEGORY, value="care").pack())
+    done = done_button(sent)
+    sent = await chat.send(RETIREE, done)  # nothing described yet
+    assert sent[-1].method == "sendMessage"
+    sent = await chat.send_sticker(RETIREE)
+    assert sent[-1].method == "sendMessage"
+    await chat.send(RETIREE, "x" * 2100)  # too long: refused, nothing stored
+    await chat.send(RETIREE, "每周打扫一次")
+    await chat.send(RETIREE, done)
+    await chat.press(RETIREE, IntakeCb(step=IntakeStep.WHEN, value="date").pack())
+    # a forged date outside the offered range is refused
+    sent = await chat.press(RETIREE, IntakeCb(step=IntakeStep.DATE, value="2001-01-01").pack())
+    assert any(r.method == "answerCallbackQuery" and r.params.get("show_alert") for r in sent)
+    day = [r for r in sent if r.inline_buttons()][-1].inline_buttons()[2]["callback_data"]
+    await chat.press(RETIREE, day)
+    sent = await chat.press(RETIREE, IntakeCb(step=IntakeStep.URGENCY, value="urgent").pack())
+    assert "每周打扫一次" in sent[-1].text and "x" * 50 not in sent[-1].text
+    # change the type from the summary, and come straight back to it
+    await chat.press(RETIREE, IntakeCb(step=IntakeStep.CHANGE, value="cat").pack())
+    sent = await chat.press(RETIREE, IntakeCb(step=IntakeStep.CATEGORY, value="talk").pack())
+    summary = sent[-1]
+    assert "每周打扫一次" in summary.text
+    assert IntakeCb(step=IntakeStep.SEND).pack() in [
+        b["callback_data"] for b in summary.inline_buttons()
+    ]
+    await chat.press(RETIREE, IntakeCb(step=IntakeStep.SEND).pack())
+    request = await latest_request(session)
+    assert request.category.value == "talk" and request.urgent
+    assert request.preferred.value == "date" and request.preferred_date is not None
+    # a second tap on "send" does not file it twice
+    sent = await chat.press(RETIREE, IntakeCb(step=IntakeStep.SEND).pack())
+    assert any(r.method == "answerCallbackQuery" for r in sent)
+    assert len((await session.scalars(select(ServiceRequest))).all()) == 1
+
+
+async def test_family_member_asks_on_behalf_of_a_relative(
+    chat: Chat, session: AsyncSession, i18n: I18n
+) -> None:
+    people = await make_people(session)
+    sent = await chat.send(FAMILY, menu(i18n, "request_help", "en"))
+    assert any("What kind of help" in r.text for r in sent)
+    sent = await chat.press(FAMILY, IntakeCb(step=IntakeStep.CATEGORY, value="medical").pack())
+    done = done_button(sent)
+    await chat.send(FAMILY, "Mum needs someone to take her to the hospital on Friday")
+    await chat.send(FAMILY, done)
+    await chat.press(FAMILY, IntakeCb(step=IntakeStep.WHEN, value="this_week").pack())
+    sent = await chat.press(FAMILY, IntakeCb(step=IntakeStep.URGENCY, value="normal").pack())
+    assert "王秀英" in sent[-1].text  # the summary says for whom
+    sent = await chat.press(FAMILY, IntakeCb(step=IntakeStep.SEND).pack())
+    request = await latest_request(session)
+    assert request.profile_id == people.profile.id and request.created_by_id == people.family.id
+    assert request.number in sent[-1].text
+    # the retiree is told that their son asked for them
+    [status] = await outbox(session, "request.status")
+    assert status.user_id == people.retiree.id
+    # it shows under "My requests" for both of them
+    for person, locale in ((FAMILY, "en"), (RETIREE, "zh_Hans")):
+        sent = await chat.send(person, menu(i18n, "my_requests", locale))
+        assert request.number in sent[-1].text
+
+
+async def test_staff_in_the_group_take_start_done_and_the_family_is_told(
+    chat: Chat, session: AsyncSession, i18n: I18n
+) -> None:
+    people = await make_people(session)
+    await file_as_retiree(chat, i18n)
+    request = await latest_request(session)
+    take = StaffCb(action=StaffAction.TAKE, request_id=request.id).pack()
+
+    # a retiree who somehow presses the card's button is refused, nothing changes
+    sent = await chat.press(RETIREE, take, chat=STAFF_CHAT, message_id=77)
+    assert [r.method for r in sent] == ["answerCallbackQuery"]
+    assert sent[0].params.get("show_alert")
+    assert (await latest_request(session)).status == RequestStatus.NEW
+
+    sent = await chat.press(STAFF, take, chat=STAFF_CHAT, message_id=77)
+    edit = [r for r in sent if r.method == "editMessageText"]
+    assert edit and edit[0].chat_id == STAFF_CHAT["id"] and edit[0].params["message_id"] == 77
+    assert "李明" in edit[0].text
+    request = await latest_request(session)
+    assert request.status == RequestStatus.ACCEPTED and request.assignee_id == people.staff.id
+    # no outbox edit for the group card: the pressed message was edited directly
+    assert not [c for c in await outbox(session, "request.staff_card") if "_edit" in c.params]
+    # the voice note and photo go privately to whoever took it
+    media = await outbox(session, "request.media")
+    assert {m.user_id for m in media} == {people.staff.id} and len(media) == 2
+    assert render("request.media", media[0].params, "zh_Hans", i18n).voice is not None
+
+    # another caseworker cannot finish someone else's request
+    done = StaffCb(action=StaffAction.DONE, request_id=request.id).pack()
+    sent = await chat.press(STAFF2, done, chat=STAFF_CHAT, message_id=77)
+    assert [r.method for r in sent] == ["answerCallbackQuery"]
+
+    start = StaffCb(action=StaffAction.START, request_id=request.id).pack()
+    await chat.press(STAFF, start, chat=STAFF_CHAT, message_id=77)
+    sent = await chat.press(STAFF, done, chat=STAFF_CHAT, message_id=77)
+    assert any(r.method == "editMessageText" for r in sent)
+    # a double tap on Done: an answer, no edit, nothing more queued
+    before = len(await outbox(session))
+    sent = await chat.press(STAFF, done, chat=STAFF_CHAT, message_id=77)
+    assert [r.method for r in sent] == ["answerCallbackQuery"]
+    assert len(await outbox(session)) == before
+    request = await latest_request(session)
+    assert request.status == RequestStatus.DONE
+    assert [e.action.value for e in request.events] == ["created", "accepted", "started", "done"]
+    family_news = [
+        m for m in await outbox(session, "request.status") if m.user_id == people.family.id
+    ]
+    assert [m.params["action"] for m in family_news] == ["created", "accepted", "started", "done"]
+
+    # the retiree rates it from the pushed question: 2 stars alert the supervisor
+    [ask] = await outbox(session, "request.rate")
+    assert ask.user_id == people.retiree.id
+    rendered = render(ask.kind, ask.params, "zh_Hans", i18n)
+    two = [b.callback_data for row in rendered.reply_markup.inline_keyboard for b in row][3]
+    assert two == RateCb(request_id=request.id, stars=2).pack()
+    # someone else pressing the same stars is refused
+    sent = await chat.press(STRANGER, two)
+    assert sent[-1].params.get("show_alert")
+    await chat.press(RETIREE, two)
+    await chat.send_voice(RETIREE)
+    request = await latest_request(session)
+    assert request.rating == 2 and request.rating_voice_file_id is not None
+    alerts = await outbox(session, "request.low_rating")
+    assert {a.user_id for a in alerts} == {people.supervisor.id} and len(alerts) == 2
+    sent = await chat.press(RETIREE, RateCb(request_id=request.id, stars=5).pack())
+    assert sent[-1].params.get("show_alert")  # rated once only
+    assert (await latest_request(session)).rating == 2
+
+
+async def test_staff_private_queue_filters_actions_and_group_card_edit(
+    chat: Chat, session: AsyncSession, i18n: I18n
+) -> None:
+    people = await make_people(session)
+    await file_as_retiree(chat, i18n)
+    request = await latest_request(session)
+
+    sent = await chat.send(STAFF, menu(i18n, "request_queue"))
+    assert request.number in " ".join(sent[-1].button_texts())
+    sent = await chat.press(STAFF, QueueCb(view=QueueFilter.MINE).pack())
+    assert request.number not in " ".join(sent[-1].button_texts())
+    sent = await chat.press(STAFF, QueueCb(view=QueueFilter.GRIDS).pack())
+    assert request.number in " ".join(sent[-1].button_texts())
+    # the queue is for staff only
+    sent = await chat.send(RETIREE, menu(i18n, "request_queue"))
+    assert request.number not in " ".join(r.text for r in sent)
+    sent = await chat.press(RETIREE, QueueCb(view=QueueFilter.ALL).pack())
+    assert [r.method for r in sent] == ["answerCallbackQuery"]
+
+    sent = await chat.press(STAFF, StaffCb(action=StaffAction.OPEN, request_id=request.id).pack())
+    card = sent[-1]
+    assert "13800000001" in card.text
+    assert any("📎" in t for t in card.button_texts())
+    sent = await chat.press(STAFF, StaffCb(action=StaffAction.MEDIA, request_id=request.id).pack())
+    assert {r.method for r in sent} >= {"sendVoice", "sendPhoto"}
+
+    # assign to a colleague from the private queue
+    sent = await chat.press(STAFF, StaffCb(action=StaffAction.ASSIGN, request_id=request.id).pack())
+    assert any("赵丽" in t for t in sent[-1].button_texts())
+    to_colleague = StaffCb(
+        action=StaffAction.ASSIGN_TO, request_id=request.id, value=people.staff2.id
+    ).pack()
+    sent = await chat.press(STAFF, to_colleague)
+    request = await latest_request(session)
+    assert request.assignee_id == people.staff2.id and request.status == RequestStatus.ACCEPTED
+    # the group card is edited in place through the outbox
+    [edit] = [c for c in await outbox(session, "request.staff_card") if "_edit" in c.params]
+    assert (
+        edit.params["_edit"] == f"request:{request.id}:card" and edit.params["assignee"] == "赵丽"
+    )
+    [assigned] = await outbox(session, "request.assigned")
+    assert assigned.user_id == people.staff2.id
+
+    # the colleague finishes it from their own queue
+    sent = await chat.press(STAFF2, QueueCb(view=QueueFilter.MINE).pack())
+    assert request.number in " ".join(sent[-1].button_texts())
+    await chat.press(STAFF2, StaffCb(action=StaffAction.DONE, request_id=request.id).pack())
+    assert (await latest_request(session)).status == RequestStatus.DONE
+
+
+async def test_reject_from_the_group_asks_the_reason_privately(
+    chat: Chat, session: AsyncSession, i18n: I18n
+) -> None:
+    people = await make_people(session)
+    await file_as_retiree(chat, i18n)
+    request = await latest_request(session)
+    reject = StaffCb(action=StaffAction.REJECT, request_id=request.id).pack()
+    sent = await chat.press(SUPERVISOR, reject, chat=STAFF_CHAT, message_id=90)
+    prompt = [r for r in sent if r.method == "sendMessage"]
+    assert prompt and prompt[0].chat_id == SUPERVISOR.id
+    sent = await chat.send(SUPERVISOR, "不属于本站服务范围，已转社区")
+    request = await latest_request(session)
+    assert request.status == RequestStatus.REJECTED
+    assert request.reject_reason == "不属于本站服务范围，已转社区"
+    news = [m for m in await outbox(session, "request.status") if m.params["action"] == "rejected"]
+    assert {m.user_id for m in news} == {people.retiree.id, people.family.id}
+    assert "不属于本站服务范围" in render("request.status", news[0].params, "zh_Hans", i18n).text
+    [edit] = [c for c in await outbox(session, "request.staff_card") if "_edit" in c.params]
+    assert edit.params["status"] == "rejected"
+
+
+async def test_my_requests_history_cancel_and_forged_ids(
+    chat: Chat, session: AsyncSession, i18n: I18n
+) -> None:
+    people = await make_people(session)
+    await file_as_retiree(chat, i18n)
+    request = await latest_request(session)
+    sent = await chat.send(RETIREE, menu(i18n, "my_requests"))
+    assert request.number in sent[-1].text
+    opened = MineCb(action=MineAction.OPEN, request_id=request.id).pack()
+    sent = await chat.press(RETIREE, opened)
+    assert request.number in sent[-1].text
+    # a stranger forging the id sees nothing of it and cannot cancel it
+    sent = await chat.press(STRANGER, opened)
+    assert [r.method for r in sent] == ["answerCallbackQuery"] and sent[0].params["show_alert"]
+    forged = MineCb(action=MineAction.CANCEL_YES, request_id=request.id).pack()
+    sent = await chat.press(STRANGER, forged)
+    assert [r.method for r in sent] == ["answerCallbackQuery"]
+    assert (await latest_request(session)).status == RequestStatus.NEW
+    # the linked son may cancel it for his mother, after confirming
+    sent = await chat.press(FAMILY, MineCb(action=MineAction.CANCEL, request_id=request.id).pack())
+    assert any("Yes" in t for t in sent[-1].button_texts())
+    await chat.press(FAMILY, forged)
+    request = await latest_request(session)
+    assert request.status == RequestStatus.CANCELLED
+    assert request.events[-1].actor_id == people.family.id
+    sent = await chat.press(FAMILY, forged)  # again: already cancelled
+    assert sent[-1].params.get("show_alert")
+    edits = [c for c in await outbox(session, "request.staff_card") if "_edit" in c.params]
+    assert edits[-1].params["status"] == "cancelled"
