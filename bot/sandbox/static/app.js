@@ -273,7 +273,7 @@ class Column {
       }
       this.personSelect.append(group);
     }
-    this.personSelect.append(el("option", { value: "__new__", text: "＋ New user · 新用户…" }));
+    this.personSelect.append(el("option", { value: "__new__", text: "+ New user · 新用户…" }));
     if (this.personId !== null) this.personSelect.value = String(this.personId);
   }
 
@@ -647,7 +647,6 @@ async function openColumn(personId, chatId = null) {
   }
   column.renderPerson();
   await column.setChat(chatId ?? personId);
-  column.root.scrollIntoView({ behavior: "smooth", inline: "end", block: "nearest" });
   return column;
 }
 
@@ -719,7 +718,8 @@ async function main() {
     await refreshPeople();
     const used = new Set(state.columns.map((c) => c.personId));
     const next = state.people.find((p) => !used.has(p.id));
-    await openColumn(next ? next.id : null);
+    const column = await openColumn(next ? next.id : null);
+    column.root.scrollIntoView({ behavior: "smooth", inline: "end", block: "nearest" });
     saveLayout();
   });
   await refreshPeople();
