@@ -695,10 +695,14 @@ async def update_activity(
         raise ActivityError(ActivityErrorCode.INVALID, field)
     if hasattr(draft, field):
         setattr(draft, field, value)
+    if field == "starts_at" and draft.ends_at is not None:
+        draft.ends_at = draft.ends_at + (value - activity.starts_at)  # keep the duration
     problem = validate_draft(draft, now, check_start=field == "starts_at")
     if problem is not None:
         raise ActivityError(problem, field)
     setattr(activity, field, value)
+    if field == "starts_at":
+        activity.ends_at = draft.ends_at
     await session.flush()
     if field in ("starts_at", "place", "ends_at"):
         await _tell_change(session, activity, field, now, tz)

@@ -208,6 +208,7 @@ async def test_forged_profile_and_closed_sign_up_are_refused(
     await session.commit()
 
     listing = last_message(await chat.send(WANG, "🎨 活动"))
+    assert any("春节联欢会 · 报名已截止" in b for b in listing.button_texts())
     card = last_message(await chat.press(WANG, listing.callback_data("春节联欢会")))
     assert "报名已经结束" in card.text and "我要报名" not in " ".join(card.button_texts())
     sent = await chat.press(WANG, f"asu:s:{closed.id}:0")

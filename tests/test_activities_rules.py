@@ -250,3 +250,25 @@ async def test_feedback_only_from_those_who_came(session: AsyncSession, i18n) ->
     await rate(session, came_user, regs[0].id, 4, now=after)
     summary = await feedback_summary(session, activity.id)
     assert summary.count == 1 and summary.average == 4.0
+
+
+async def test_new_time_tells_everyone_and_requeues_reminders(session: AsyncSession, i18n) -> None:  # type: ignore[no-untyped-def]
+    now = utcnow()
+    staff = await make_user(session, 8105, Role.STAFF)
+    activity = await make_activity(session, starts_in=timedelta(hours=20), now=now, title="讲座")
+    ((user, profile),) = await _people(session, 1)
+    await sign_up(session, user, activity.id, profile.id, now=now - timedelta(days=1))
+    assert await scan(session, now) == 1  # the day-before reminder is queued
+    later = activity.starts_at + timedelta(days=2)
+    await update_activity(session, staff, activity.id, "starts_at", later, now=now)
+    rows = await outbox_rows(session, "act.reminder")
+    assert [r.status for r in rows] == [OutboxStatus.CANCELLED]
+    (changed,) = await outbox_rows(session, "act.changed")
+    assert changed.chat_id == user.telegram_id
+    assert "有变动" in render("act.changed", changed.params, "zh_Hans", i18n).text
+    # At the new time's day-before, the reminder is queued again (a new key).
+    assert await scan(session, later - timedelta(hours=20)) == 1
+    with pytest.raises(ActivityError):
+        await update_activity(session, staff, activity.id, "ends_at", later - timedelta(hours=1))
+    with pytest.raises(ActivityError):
+        await update_activity(session, user, activity.id, "title", "我改的")

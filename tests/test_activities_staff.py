@@ -66,6 +66,8 @@ async def test_staff_creates_a_weekly_series_with_the_form(
 
     hint = last_message(await chat.send_sticker(STAFF))
     assert "请用文字写" in hint.text  # and the form goes on
+    hint = last_message(await chat.send(STAFF, "太" * 101))
+    assert "太长了，请不要超过 100 个字" in hint.text
     question = last_message(await chat.send(STAFF, "太极拳入门"))
     assert "属于哪一类" in question.text
     assert last_message(await chat.send(STAFF, "随便")).text.startswith("请点下面")

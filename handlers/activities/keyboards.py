@@ -19,7 +19,8 @@ from handlers.activities.callbacks import (
     SignupAction,
     SignupCb,
 )
-from models.activities import Activity, Category
+from models.activities import Activity, Category, signup_open
+from models.base import utcnow
 
 PAGE_SIZE = 6
 
@@ -95,11 +96,15 @@ def places_left_text(activity: Activity, confirmed: int, waiting: int) -> str:
 
 def list_button_text(activity: Activity, tz: ZoneInfo, confirmed: int, waiting: int) -> str:
     local = activity.starts_at.astimezone(tz)
+    if signup_open(activity, utcnow()):
+        places = places_left_text(activity, confirmed, waiting)
+    else:
+        places = _("sign-up closed")
     return "{date} {time} · {title} · {places}".format(
         date=f"{local.month}/{local.day} {weekday_name(local.weekday())}",
         time=local.strftime("%H:%M"),
         title=activity.title,
-        places=places_left_text(activity, confirmed, waiting),
+        places=places,
     )
 
 
