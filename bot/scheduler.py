@@ -120,6 +120,7 @@ async def stop_scheduler(scheduler: AsyncIOScheduler, timeout: float = 30.0) -> 
     if in_flight and in_flight.tasks:
         await asyncio.wait(set(in_flight.tasks), timeout=timeout)
     scheduler.shutdown(wait=False)
+    await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the next turn of the event loop
 
 
 async def run_scheduler(
