@@ -410,6 +410,17 @@ async def test_global_limit_and_a_second_poller(server: SandboxServer) -> None:
     assert status == 200 and body["result"][0]["message"]["text"] == "hi"
 
 
+def test_fault_config_from_a_command_line_string() -> None:
+    faults = FaultConfig.parse("global=30, per_chat=1,error=0.05,drop=0.01,seed=7")
+    assert faults == FaultConfig(
+        global_rate_per_second=30, per_chat_per_second=1, error_rate=0.05, drop_rate=0.01, seed=7
+    )
+    with pytest.raises(ValueError, match="unknown fault"):
+        FaultConfig.parse("errors=1")
+    with pytest.raises(ValueError, match="needs a number"):
+        FaultConfig.parse("error=lots")
+
+
 async def test_injected_errors_and_dropped_connections() -> None:
     sandbox = SandboxServer(faults=FaultConfig(error_rate=1.0, seed=1))
     await sandbox.start()

@@ -119,6 +119,34 @@ class FaultConfig:
     drop_rate: float = 0.0  # close the connection without answering
     seed: int | None = None
 
+    _NAMES = {
+        "global": "global_rate_per_second",
+        "per_chat": "per_chat_per_second",
+        "error": "error_rate",
+        "slow": "slow_rate",
+        "slow_seconds": "slow_seconds",
+        "drop": "drop_rate",
+        "seed": "seed",
+    }
+
+    @classmethod
+    def parse(cls, spec: str) -> FaultConfig:
+        """From a command-line string, e.g. "global=30,per_chat=1,error=0.05,drop=0.01,seed=7".
+
+        Raises ValueError naming the bad part."""
+        values: dict[str, Any] = {}
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            key, _, raw = part.partition("=")
+            name = cls._NAMES.get(key.strip())
+            if name is None or not raw:
+                known = ", ".join(cls._NAMES)
+                raise ValueError(f"unknown fault {part!r}; use name=value with names {known}")
+            try:
+                values[name] = int(raw) if name == "seed" else float(raw)
+            except ValueError:
+                raise ValueError(f"fault {key!r} needs a number, not {raw!r}") from None
+        return cls(**values)
+
 
 @dataclass
 class RecordedRequest:
