@@ -15,6 +15,7 @@ from aiogram.types import User as TelegramUser
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.fsm_storage import fsm_uses_session
 from models.runtime import ProcessedUpdate
 from models.users import load_or_create_user
 
@@ -44,7 +45,8 @@ class DbSessionMiddleware(BaseMiddleware):
                     return None
             data["session"] = session
             try:
-                result = await handler(event, data)
+                with fsm_uses_session(session):
+                    result = await handler(event, data)
             except Exception:
                 await session.rollback()
                 raise
