@@ -239,7 +239,7 @@ class SandboxServer:
     ) -> None:
         self.host = host
         self.port = port
-        self.faults = faults or FaultConfig()
+        self._faults = faults or FaultConfig()
         self.bot_username = bot_username
         self.bot_name = bot_name
         self.file_dir = Path(file_dir) if file_dir else None
@@ -250,7 +250,7 @@ class SandboxServer:
         self.webhook_retry_max = 10.0
         self.callback_query_lifetime = CALLBACK_QUERY_LIFETIME
 
-        self._rng = random.Random(self.faults.seed)
+        self._rng = random.Random(self._faults.seed)
         self._people: dict[int, _Person] = {}
         self._chats: dict[int, _Chat] = {}
         self._blocked: set[int] = set()
@@ -279,10 +279,23 @@ class SandboxServer:
         self._closing = False
         self._client: ClientSession | None = None
 
+    @property
+    def faults(self) -> FaultConfig:
+        return self._faults
+
+    @faults.setter
+    def faults(self, faults: FaultConfig) -> None:
+        """Change the faults while running (a benchmark phase): limits and the RNG start over."""
+        self._faults = faults
+        self._rng = random.Random(faults.seed)
+        self._global_window = None
+        self._chat_windows = {}
+
     # -- lifecycle -------------------------------------------------------------------------
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def api_url(self) -> str:
@@ -844,6 +857,8 @@ class SandboxServer:
 
     def _target_chat(self, params: dict[str, Any], *, sending: bool = True) -> _Chat:
         chat_id = params.get("chat_id")
+        if isinstance(chat_id, str) and re.fullmatch(r"-?\d+", chat_id):
+            chat_id = int(chat_id)
         chat = self._chats.get(chat_id) if isinstance(chat_id, int) else None
         if chat is None and isinstance(chat_id, str) and chat_id.startswith("@"):
             chat = next(
