@@ -220,7 +220,7 @@ def staff_card_keyboard(params: dict[str, Any], private: bool = False) -> Inline
     if status == RequestStatus.NEW:
         add(StaffAction.TAKE, "🙋 " + _("Take"))
     if status == RequestStatus.ACCEPTED:
-        add(StaffAction.START, "▶️ " + _("Start"))
+        add(StaffAction.START, "▶️ " + _("Start work"))
     if status in (RequestStatus.ACCEPTED, RequestStatus.IN_PROGRESS):
         add(StaffAction.DONE, "✅ " + _("Done"))
     if status.is_open:
