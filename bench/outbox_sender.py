@@ -1,7 +1,9 @@
 """Outbox sender throughput: messages per second through `OutboxSender` (claim, render, send,
 record) with the rate limit set out of the way and a Telegram stand-in that answers at once,
 so the figure is the sender's own cost (mostly the database), on SQLite and on PostgreSQL.
-Also the peak Python memory (tracemalloc) while draining the queue. No assertions.
+Also the peak Python memory (tracemalloc) while draining the queue, and what one claim (100
+rows, one per chat) costs with a large backlog queued, as for a city-wide broadcast. No
+assertions.
 
     python -m bench.outbox_sender [rows]
 """
@@ -24,17 +26,19 @@ from aiogram import Bot
 from aiogram.client.session.base import BaseSession
 from aiogram.methods import TelegramMethod
 from aiogram.types import Chat, Message
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from bot.config import Settings
 from bot.db import create_engine, create_sessionmaker, upgrade
 from bot.factory import create_bot
 from bot.i18n import create_i18n
 from bot.sender import OutboxSender
-from models.outbox import OutboxMessage, OutboxStatus, enqueue
+from models.base import utcnow
+from models.outbox import OutboxMessage, OutboxStatus, claim_due, enqueue
 
 TOKEN = "123456:bench-token-not-real"
 ROWS = 1000
+BACKLOG = 20_000
 PG_ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -127,6 +131,49 @@ async def _drain(url: str, rows: int, senders: int = 1) -> tuple[float, int, int
         await engine.dispose()
 
 
+async def _claim_cost(url: str, backlog: int = BACKLOG) -> float:
+    """Milliseconds for one claim of 100 rows with `backlog` rows due (median of 5)."""
+    engine = create_engine(url)
+    sessionmaker = create_sessionmaker(engine)
+    now = utcnow()
+    try:
+        async with sessionmaker() as session:
+            await session.execute(
+                insert(OutboxMessage),
+                [
+                    {
+                        "chat_id": 100_000 + n,
+                        "kind": "system.text",
+                        "params": {"text": "x"},
+                        "dedup_key": f"backlog:{n}",
+                        "due_at": now,
+                        "status": OutboxStatus.PENDING,
+                        "attempts": 0,
+                        "created_at": now,
+                    }
+                    for n in range(backlog)
+                ],
+            )
+            await session.commit()
+        timings = []
+        for _ in range(5):
+            started = time.perf_counter()
+            async with sessionmaker() as session:
+                await claim_due(session, limit=100)
+                await session.commit()
+            timings.append((time.perf_counter() - started) * 1000)
+        return sorted(timings)[len(timings) // 2]
+    finally:
+        await engine.dispose()
+
+
+def _report_claim(label: str, milliseconds: float) -> None:
+    print(
+        f"   {label:<28} one claim of 100 with {BACKLOG} queued: {milliseconds:6.1f} ms",
+        flush=True,
+    )
+
+
 def _report(label: str, rows: int, result: tuple[float, int, int]) -> None:
     elapsed, sent, peak = result
     rate = sent / elapsed if elapsed else float("inf")
@@ -142,6 +189,7 @@ async def _sqlite(rows: int) -> None:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.sqlite3'}"
         await upgrade(url)
         _report("SQLite, 1 sender", rows, await _drain(url, rows))
+        _report_claim("SQLite", await _claim_cost(url))
 
 
 async def _postgres(rows: int) -> None:
@@ -161,6 +209,8 @@ async def _postgres(rows: int) -> None:
                 await upgrade(f"{base}/{name}")
                 result = await _drain(f"{base}/{name}", rows, senders)
                 _report(f"PostgreSQL, {senders} sender(s)", rows, result)
+                if senders == 1:
+                    _report_claim("PostgreSQL", await _claim_cost(f"{base}/{name}"))
             finally:
                 await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:

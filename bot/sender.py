@@ -48,7 +48,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import handlers.system_notifications  # noqa: F401  (registers the "system.text" kind)
@@ -306,6 +306,10 @@ class OutboxSender:
     async def _record(self, row: OutboxMessage, outcome: _Outcome, context: str) -> None:
         now = utcnow()
         async with self.sessionmaker() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Do not wait for the disk on each message: if the database server itself
+                # crashed in the next moment, the worst case is a message sent twice.
+                await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             if isinstance(outcome, _Sent):
                 await outbox.mark_sent(
                     session, row.id, telegram_message_id=outcome.message_id, now=now
