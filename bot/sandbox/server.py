@@ -78,6 +78,11 @@ _STRING_FIELDS = {
     "foursquare_id",
     "ip_address",
     "media_group_id",
+    "question",
+    "explanation",
+    "custom_title",
+    "invite_link",
+    "query",
 }
 _FILE_FIELDS = (
     "photo",
