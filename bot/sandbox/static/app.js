@@ -312,6 +312,8 @@ class Column {
     this.fillChats();
     saveLayout();
     const feed = feedFor(chatId);
+    // a chat nobody else was watching got no events meanwhile: take a fresh snapshot
+    if (!state.columns.some((c) => c !== this && c.chatId === chatId)) feed.loading = null;
     restartPolling();
     this.list.replaceChildren(el("div", { class: "empty", text: "Loading… 加载中…" }));
     try {
