@@ -54,10 +54,17 @@ def _activities_scan() -> Scan:
     return scan
 
 
+def _over_80_scan() -> Scan:
+    from models.registration import refresh_over_80  # people who turned 80 since registering
+
+    return refresh_over_80
+
+
 def all_jobs() -> list[Job]:
     """Capabilities add their jobs here (one line each)."""
     jobs: list[Job] = []
     jobs.append(Job("housekeeping.processed_updates", prune_processed_updates, every_seconds=3600))
     jobs.append(Job("requests.deadlines_and_ratings", _requests_scan(), every_seconds=300))
     jobs.append(Job("activities.reminders_and_feedback", _activities_scan(), every_seconds=60))
+    jobs.append(Job("registration.over_80", _over_80_scan(), daily_at=(3, 10)))
     return jobs

@@ -17,6 +17,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -446,3 +447,29 @@ async def redeem_invite_code(
         user.onboarded_at = now
     await session.flush()
     return role
+
+
+# -- the scheduler: people turn 80 -------------------------------------------------------------
+
+
+def eightieth_birthday_cutoff(today: date) -> date:
+    """Whoever was born on or before this date is 80 or older today."""
+    try:
+        return today.replace(year=today.year - 80)
+    except ValueError:  # 29 February in a year that has none
+        return today.replace(year=today.year - 80, day=28)
+
+
+async def refresh_over_80(session: AsyncSession, now: datetime, settings: Any) -> int:
+    """Daily scan: sets `over_80` for those who turned 80 since registering (their care level
+    changes). Queues nothing; returns how many profiles changed."""
+    today = now.astimezone(settings.tz).date()
+    result = await session.execute(
+        update(RetireeProfile)
+        .where(RetireeProfile.over_80.is_(False))
+        .where(RetireeProfile.birthday.is_not(None))
+        .where(RetireeProfile.birthday <= eightieth_birthday_cutoff(today))
+        .values(over_80=True)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -156,3 +156,22 @@ async def test_only_the_retiree_or_staff_decide(session: AsyncSession) -> None:
         session, retiree, phone="13900002222", full_name="李桂兰", relation="self"
     )
     assert own.outcome == LinkOutcome.SELF
+
+
+async def test_daily_scan_marks_those_who_turned_80(session: AsyncSession, settings) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from models.registration import refresh_over_80
+
+    turned = RetireeProfile(full_name="甲", birthday=date(1946, 11, 23))
+    not_yet = RetireeProfile(full_name="乙", birthday=date(1946, 11, 24))
+    unknown = RetireeProfile(full_name="丙")
+    session.add_all([turned, not_yet, unknown])
+    await session.flush()
+    now = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
+    assert await refresh_over_80(session, now, settings) == 1
+    assert await refresh_over_80(session, now, settings) == 0
+    await session.commit()
+    session.expire_all()
+    flags = {p.full_name: p.over_80 for p in await session.scalars(select(RetireeProfile))}
+    assert flags == {"甲": True, "乙": False, "丙": False}
