@@ -71,6 +71,7 @@ BACKOFF_CAP = 300.0
 POLL_SECONDS = 1.0  # how often an idle sender looks for due rows
 STALE_CHECK_SECONDS = 60.0
 MAX_CHAT_PAUSE_ENTRIES = 100_000
+TELEGRAM_SAFE_RATE = 30.0
 
 
 class _Outcome:
@@ -124,7 +125,14 @@ class OutboxSender:
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set; then finish the message in hand and return."""
         self._stop = stop
-        log.info("Outbox sender started (%.1f messages/s)", self.settings.outbox_rate_per_second)
+        rate = self.settings.outbox_rate_per_second
+        log.info("Outbox sender started (%.1f messages/s)", rate)
+        if rate > TELEGRAM_SAFE_RATE:
+            log.warning(
+                "OUTBOX_RATE_PER_SECOND=%s is above Telegram's limit of about 30 messages a "
+                "second: expect flood-control pauses",
+                rate,
+            )
         failures = 0
         while not stop.is_set():
             try:

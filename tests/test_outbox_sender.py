@@ -41,17 +41,17 @@ STAFF_CHAT = -1001234567890
 
 
 # -- test-only notification kinds --------------------------------------------------------------
-@notification("test.ping")
+@notification("test.outbox.ping")
 def _render_ping(params: dict[str, Any]) -> Rendered:
     return Rendered(f"ping {params.get('n', '')}".strip())
 
 
-@notification("test.translated")
+@notification("test.outbox.translated")
 def _render_translated(params: dict[str, Any]) -> Rendered:
     return Rendered(_("Back to menu"))
 
 
-@notification("test.card")
+@notification("test.outbox.card")
 def _render_card(params: dict[str, Any]) -> Rendered:
     keyboard = InlineKeyboardMarkup(
         inline_keyboard=[[InlineKeyboardButton(text="Take", callback_data="t:1")]]
@@ -59,12 +59,12 @@ def _render_card(params: dict[str, Any]) -> Rendered:
     return Rendered(f"Card: {params['status']}", reply_markup=keyboard)
 
 
-@notification("test.photo")
+@notification("test.outbox.photo")
 def _render_photo(params: dict[str, Any]) -> Rendered:
     return Rendered("A photo for you", photo=params["file_id"])
 
 
-@notification("test.broken")
+@notification("test.outbox.broken")
 def _render_broken(params: dict[str, Any]) -> Rendered:
     return Rendered(params["missing"])
 
@@ -159,7 +159,7 @@ async def add_user(
 
 
 async def queue(session: AsyncSession, **kwargs: Any) -> None:
-    kwargs.setdefault("kind", "test.ping")
+    kwargs.setdefault("kind", "test.outbox.ping")
     await enqueue(session, **kwargs)
     await session.commit()
 
@@ -215,13 +215,13 @@ async def test_sends_due_rows_in_due_order_and_records_them(
 async def test_enqueue_twice_with_one_key_sends_one_message(
     session: AsyncSession, make_sender: Callable[..., OutboxSender], recording: FlakySession
 ) -> None:
-    assert await enqueue(session, chat_id=21, kind="test.ping", dedup_key="remind:1:24h")
-    assert not await enqueue(session, chat_id=21, kind="test.ping", dedup_key="remind:1:24h")
+    assert await enqueue(session, chat_id=21, kind="test.outbox.ping", dedup_key="remind:1:24h")
+    assert not await enqueue(session, chat_id=21, kind="test.outbox.ping", dedup_key="remind:1:24h")
     await session.commit()
     # A scheduler running again after the message went out changes nothing either.
     sender = make_sender()
     await sender.send_due()
-    assert not await enqueue(session, chat_id=21, kind="test.ping", dedup_key="remind:1:24h")
+    assert not await enqueue(session, chat_id=21, kind="test.outbox.ping", dedup_key="remind:1:24h")
     await session.commit()
     await sender.send_due()
     assert [r.chat_id for r in recording.take()] == [21]
@@ -235,9 +235,13 @@ async def test_renders_in_the_recipients_language_at_send_time(
 ) -> None:
     chosen = await add_user(session, 31, language="zh_Hans")
     guessed = await add_user(session, 32, telegram_language="zh-TW")
-    await queue(session, chat_id=31, user_id=chosen.id, kind="test.translated", dedup_key="c")
-    await queue(session, chat_id=32, user_id=guessed.id, kind="test.translated", dedup_key="g")
-    await queue(session, chat_id=STAFF_CHAT, kind="test.translated", dedup_key="staff")
+    await queue(
+        session, chat_id=31, user_id=chosen.id, kind="test.outbox.translated", dedup_key="c"
+    )
+    await queue(
+        session, chat_id=32, user_id=guessed.id, kind="test.outbox.translated", dedup_key="g"
+    )
+    await queue(session, chat_id=STAFF_CHAT, kind="test.outbox.translated", dedup_key="staff")
     # After the rows were queued, the first user switches to English.
     chosen.language = "en"
     await session.commit()
@@ -254,7 +258,9 @@ async def test_renders_in_the_recipients_language_at_send_time(
 async def test_photo_rows_go_out_as_photos_with_the_text_as_caption(
     session: AsyncSession, make_sender: Callable[..., OutboxSender], recording: FlakySession
 ) -> None:
-    await queue(session, chat_id=41, kind="test.photo", params={"file_id": "AgAD1"}, dedup_key="p")
+    await queue(
+        session, chat_id=41, kind="test.outbox.photo", params={"file_id": "AgAD1"}, dedup_key="p"
+    )
     await make_sender().send_due()
     [sent] = recording.take()
     assert sent.method == "sendPhoto"
@@ -278,13 +284,17 @@ async def test_edit_changes_the_earlier_message_in_place(
 ) -> None:
     sender = make_sender()
     await queue(
-        session, chat_id=STAFF_CHAT, kind="test.card", params={"status": "new"}, dedup_key="card:1"
+        session,
+        chat_id=STAFF_CHAT,
+        kind="test.outbox.card",
+        params={"status": "new"},
+        dedup_key="card:1",
     )
     # The edit is queued before the card went out: it waits for it, without using an attempt.
     await queue(
         session,
         chat_id=STAFF_CHAT,
-        kind="test.card",
+        kind="test.outbox.card",
         params={"status": "taken", "_edit": "card:1"},
         dedup_key="card:1:taken",
         due_at=utcnow() - timedelta(seconds=5),
@@ -313,13 +323,15 @@ async def test_edit_changes_the_earlier_message_in_place(
 async def test_edit_that_changes_nothing_counts_as_sent(
     session: AsyncSession, make_sender: Callable[..., OutboxSender], recording: FlakySession
 ) -> None:
-    await queue(session, chat_id=-100777, kind="test.card", params={"status": "x"}, dedup_key="k")
+    await queue(
+        session, chat_id=-100777, kind="test.outbox.card", params={"status": "x"}, dedup_key="k"
+    )
     await make_sender().send_due()
     recording.take()
     await queue(
         session,
         chat_id=-100777,
-        kind="test.card",
+        kind="test.outbox.card",
         params={"status": "x", "_edit": "k"},
         dedup_key="k:again",
     )
@@ -336,13 +348,15 @@ async def test_edit_that_changes_nothing_counts_as_sent(
 async def test_edit_of_a_deleted_message_sends_a_new_one(
     session: AsyncSession, make_sender: Callable[..., OutboxSender], recording: FlakySession
 ) -> None:
-    await queue(session, chat_id=-100778, kind="test.card", params={"status": "a"}, dedup_key="d")
+    await queue(
+        session, chat_id=-100778, kind="test.outbox.card", params={"status": "a"}, dedup_key="d"
+    )
     await make_sender().send_due()
     recording.take()
     await queue(
         session,
         chat_id=-100778,
-        kind="test.card",
+        kind="test.outbox.card",
         params={"status": "b", "_edit": "d"},
         dedup_key="d:b",
     )
@@ -449,12 +463,12 @@ async def test_bad_request_fails_for_good_with_the_error_recorded(
 async def test_unknown_kind_and_broken_renderer_fail_without_a_request(
     session: AsyncSession, make_sender: Callable[..., OutboxSender], recording: FlakySession
 ) -> None:
-    await queue(session, chat_id=72, kind="test.no_such_kind", dedup_key="unknown")
-    await queue(session, chat_id=73, kind="test.broken", dedup_key="broken")
+    await queue(session, chat_id=72, kind="test.outbox.no_such_kind", dedup_key="unknown")
+    await queue(session, chat_id=73, kind="test.outbox.broken", dedup_key="broken")
     await make_sender().send_due()
     assert recording.take() == []
     unknown = await row(session, "unknown")
-    assert unknown.status == OutboxStatus.FAILED and "test.no_such_kind" in (
+    assert unknown.status == OutboxStatus.FAILED and "test.outbox.no_such_kind" in (
         unknown.last_error or ""
     )
     broken = await row(session, "broken")
@@ -560,7 +574,11 @@ async def test_group_rows_ignore_the_mentioned_users_state_and_language(
     user.reachable = False
     await session.commit()
     await queue(
-        session, chat_id=STAFF_CHAT, user_id=user.id, kind="test.translated", dedup_key="about"
+        session,
+        chat_id=STAFF_CHAT,
+        user_id=user.id,
+        kind="test.outbox.translated",
+        dedup_key="about",
     )
     await make_sender().send_due()
     [sent] = recording.take()
@@ -732,7 +750,7 @@ async def test_two_senders_on_postgresql_send_each_row_exactly_once(
     makers = [create_sessionmaker(engine) for engine in engines]
     async with makers[0]() as session:
         for n in range(50):
-            await enqueue(session, chat_id=5000 + n, kind="test.ping", dedup_key=f"m{n}")
+            await enqueue(session, chat_id=5000 + n, kind="test.outbox.ping", dedup_key=f"m{n}")
         await session.commit()
 
     fast = Settings(
@@ -785,25 +803,27 @@ async def test_a_person_blocks_the_bot_and_comes_back_with_start(
     assert user_id is not None
 
     # Something happens for them: it is queued, then delivered in their Telegram language.
-    await queue(session, chat_id=person.id, user_id=user_id, kind="test.translated", dedup_key="1")
+    await queue(
+        session, chat_id=person.id, user_id=user_id, kind="test.outbox.translated", dedup_key="1"
+    )
     await make_sender().send_due()
     [notice] = recording.take()
     assert notice.chat_id == person.id
     assert notice.text == i18n.gettext("Back to menu", locale="en")
 
     # They block the bot: the next message bounces and they are marked unreachable ...
-    await queue(session, chat_id=person.id, user_id=user_id, kind="test.ping", dedup_key="2")
+    await queue(session, chat_id=person.id, user_id=user_id, kind="test.outbox.ping", dedup_key="2")
     recording.queue_error(403, "Forbidden: bot was blocked by the user")
     await make_sender().send_due()
     recording.take()
-    await queue(session, chat_id=person.id, user_id=user_id, kind="test.ping", dedup_key="3")
+    await queue(session, chat_id=person.id, user_id=user_id, kind="test.outbox.ping", dedup_key="3")
     await make_sender().send_due()
     assert recording.take() == []
     assert (await row(session, "3")).last_error == UNREACHABLE_ERROR
 
     # ... until they unblock it and press /start: then messages reach them again.
     await chat.send(person, "/start")
-    await queue(session, chat_id=person.id, user_id=user_id, kind="test.ping", dedup_key="4")
+    await queue(session, chat_id=person.id, user_id=user_id, kind="test.outbox.ping", dedup_key="4")
     await make_sender().send_due()
     assert [(r.method, r.chat_id) for r in recording.take()] == [("sendMessage", person.id)]
     assert (await row(session, "4")).status == OutboxStatus.SENT
