@@ -357,3 +357,55 @@ async def test_my_requests_history_cancel_and_forged_ids(
     assert sent[-1].params.get("show_alert")
     edits = [c for c in await outbox(session, "request.staff_card") if "_edit" in c.params]
     assert edits[-1].params["status"] == "cancelled"
+
+
+async def test_end_to_end_through_the_outbox_sender(
+    chat: Chat, session: AsyncSession, i18n: I18n, settings: Any, sessionmaker: Any
+) -> None:
+    """The card reaches the group, the private queue's action edits it in place, the staff
+    member gets the voice note and photo, the family hears in English."""
+    from bot.sender import OutboxSender
+
+    await make_people(session)
+    await file_as_retiree(chat, i18n)
+    request = await latest_request(session)
+    clock = [1000.0]
+
+    async def no_sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    sender = OutboxSender(
+        bot=chat.bot,
+        sessionmaker=sessionmaker,
+        i18n=i18n,
+        settings=settings.model_copy(update={"outbox_rate_per_second": 1000.0}),
+        sleep=no_sleep,
+        clock=lambda: clock[0],
+    )
+
+    async def send_all() -> list[Any]:
+        """Until the outbox is empty, a few (fake) seconds apart: one message a second a chat."""
+        for _ in range(6):
+            clock[0] += 5
+            await sender.send_due()
+        return chat.session.take()
+
+    chat.session.take()
+    sent = await send_all()
+    assert len(sent) == 2  # the group card and the family's notice
+    [card] = [r for r in sent if r.chat_id == STAFF_CHAT["id"]]
+    assert card.method == "sendMessage" and request.number in card.text
+    assert "接单" in " ".join(card.button_texts())  # the office's default language
+    [family] = [r for r in sent if r.chat_id == FAMILY.id]
+    assert "has been sent to the service office" in family.text
+
+    await chat.press(STAFF, StaffCb(action=StaffAction.TAKE, request_id=request.id).pack())
+    sent = await send_all()
+    [edit] = [r for r in sent if r.method == "editMessageText"]
+    assert edit.chat_id == STAFF_CHAT["id"] and edit.params["message_id"] == card.message_id
+    assert "李明" in edit.text
+    assert {r.method for r in sent if r.chat_id == STAFF.id} == {"sendVoice", "sendPhoto"}
+    [news] = [r for r in sent if r.chat_id == FAMILY.id]
+    assert "李明" in news.text
+    retiree_news = [r for r in sent if r.chat_id == RETIREE.id]
+    assert retiree_news and "已受理" in retiree_news[0].text
