@@ -429,7 +429,7 @@ async def phone_shared(message: Message, state: FSMContext, session: AsyncSessio
             _q_phone(),
         )
         return
-    await _store(state, phone=phone)
+    await _store(state, phone=phone, phone_verified=True)
     await _next(message, state, session, "phone")
 
 
@@ -447,7 +447,7 @@ async def phone_chosen(message: Message, state: FSMContext, session: AsyncSessio
         )
         await _hint(message, problem, _q_phone())
         return
-    await _store(state, phone=phone)
+    await _store(state, phone=phone, phone_verified=False)
     await _next(message, state, session, "phone")
 
 
@@ -578,6 +578,7 @@ async def confirm_chosen(
             birthday_is_lunar=bool(reg.get("lunar")),
             grid_id=reg.get("grid_id"),
             today=_today(settings),
+            phone_verified=bool(reg.get("phone_verified")),
         )
     except (RegistrationError, ValueError):
         # The data was damaged (a stale state after an upgrade): ask again from the start.

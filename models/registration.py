@@ -188,9 +188,15 @@ async def register_retiree(
     birthday_is_lunar: bool,
     grid_id: int | None,
     today: date,
+    phone_verified: bool = False,
 ) -> RetireeRegistration:
     """Creates the user's retiree profile, or claims the one staff entered with the same phone
-    (no duplicate), or updates the user's own profile if they register again."""
+    (no duplicate), or updates the user's own profile if they register again.
+
+    A typed phone number proves nothing, so a staff-entered profile is claimed only when the
+    number came from Telegram's own contact button (`phone_verified`) or the name matches too;
+    otherwise a new profile is made (staff can merge) rather than handing someone a stranger's
+    record."""
     name = clean_name(full_name)
     normalized = normalize_phone(phone)
     if name is None:
@@ -205,7 +211,11 @@ async def register_retiree(
     claimed = False
     profile = await session.scalar(select(RetireeProfile).where(RetireeProfile.user_id == user.id))
     if profile is None:
-        candidates = await find_profiles_by_phone(session, normalized, unclaimed_only=True)
+        candidates = [
+            p
+            for p in await find_profiles_by_phone(session, normalized, unclaimed_only=True)
+            if phone_verified or _same_name(p.full_name, name)
+        ]
         if candidates:
             profile = candidates[0]
             claimed = True

@@ -175,3 +175,34 @@ async def test_daily_scan_marks_those_who_turned_80(session: AsyncSession, setti
     session.expire_all()
     flags = {p.full_name: p.over_80 for p in await session.scalars(select(RetireeProfile))}
     assert flags == {"甲": True, "乙": False, "丙": False}
+
+
+async def test_a_typed_phone_alone_does_not_claim_a_strangers_profile(
+    session: AsyncSession,
+) -> None:
+    staff_entered = RetireeProfile(full_name="张建国", phone="13812345678")
+    user = User(telegram_id=50020, display_name="Someone")
+    session.add_all([staff_entered, user])
+    await session.flush()
+    kwargs = {
+        "phone": "13812345678",
+        "birthday": date(1950, 1, 1),
+        "birthday_is_lunar": False,
+        "grid_id": None,
+        "today": TODAY,
+    }
+    result = await register_retiree(session, user, full_name="王小二", **kwargs)  # type: ignore[arg-type]
+    assert not result.claimed and result.profile.id != staff_entered.id
+    assert staff_entered.user_id is None
+    # the same number shared with Telegram's contact button is the person's own
+    owner = User(telegram_id=50021, display_name="Zhang")
+    session.add(owner)
+    await session.flush()
+    result = await register_retiree(
+        session,
+        owner,
+        full_name="张 建国 先生",
+        phone_verified=True,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    assert result.claimed and result.profile.id == staff_entered.id
