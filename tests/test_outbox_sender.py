@@ -827,3 +827,33 @@ async def test_a_person_blocks_the_bot_and_comes_back_with_start(
     await make_sender().send_due()
     assert [(r.method, r.chat_id) for r in recording.take()] == [("sendMessage", person.id)]
     assert (await row(session, "4")).status == OutboxStatus.SENT
+
+
+async def test_sender_waits_out_a_database_outage(
+    i18n: I18n, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database is down: the sender logs, backs off (2, 4, 8 s...) and keeps going."""
+    engine = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
+    fake = FakeTime()
+    stop = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        await fake.sleep(seconds)
+        if len(fake.sleeps) == 3:
+            stop.set()
+
+    settings = Settings(_env_file=None, bot_token=TEST_TOKEN)  # type: ignore[call-arg]
+    sender = OutboxSender(
+        bot=create_bot(settings, TEST_TOKEN, session=FlakySession()),
+        sessionmaker=create_sessionmaker(engine),
+        i18n=i18n,
+        settings=settings,
+        sleep=sleep,
+        clock=fake.clock,
+    )
+    try:
+        await asyncio.wait_for(sender.run(stop), timeout=60)
+    finally:
+        await engine.dispose()
+    assert fake.sleeps == [2.0, 4.0, 8.0]
+    assert "Outbox sender pass failed" in caplog.text and TEST_TOKEN not in caplog.text
