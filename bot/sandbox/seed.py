@@ -422,7 +422,7 @@ def demo_people() -> DemoPeople:
                 last_name=person.last_name,
                 language_code=person.language_code,
                 role_hint="retiree",
-                description=f"退休人员 {person.name}：" + "，".join(flags),
+                description="退休人员，" + "，".join(flags),
             )
         )
     for member in FAMILY:
