@@ -8,9 +8,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.family import render_link_request
 from handlers.menu import main_menu_keyboard, start_button_texts
 from handlers.onboarding import ask_language
+from models.registration import pending_links_for_retiree
 from models.users import User, mark_reachable
 
 router = Router(name=__name__)
@@ -26,7 +29,9 @@ class StartButton(Filter):
 
 @router.message(CommandStart())
 @router.message(StartButton())
-async def cmd_start(message: Message, state: FSMContext, user: User, i18n: I18n) -> None:
+async def cmd_start(
+    message: Message, state: FSMContext, session: AsyncSession, user: User, i18n: I18n
+) -> None:
     mark_reachable(user)  # they came back: we may write to them again
     await state.clear()
     if user.is_onboarded:
@@ -34,5 +39,20 @@ async def cmd_start(message: Message, state: FSMContext, user: User, i18n: I18n)
             _("Welcome back! Tap a button below whenever you need something."),
             reply_markup=main_menu_keyboard(user),
         )
+        await ask_pending_links_again(message, session, user)
         return
     await ask_language(message, state, user, i18n)
+
+
+async def ask_pending_links_again(message: Message, session: AsyncSession, user: User) -> None:
+    """A retiree who lost the question (deleted chat, new phone) is asked again."""
+    for link in await pending_links_for_retiree(session, user):
+        rendered = render_link_request(
+            {
+                "link_id": link.id,
+                "family_name": link.family_user.display_name,
+                "relation": link.relation,
+                "retiree_name": link.profile.full_name,
+            }
+        )
+        await message.answer(rendered.text, reply_markup=rendered.reply_markup)

@@ -226,3 +226,15 @@ async def test_family_form_bad_input(family_chat: Chat, session: AsyncSession) -
     await family_chat.send(SON, "13900002222")
     sent = await family_chat.send_voice(SON)
     assert "relative's full name" in only_message(sent).text
+
+
+async def test_retiree_is_asked_again_on_start(family_chat: Chat, session: AsyncSession) -> None:
+    await add_retiree(session, telegram_id=MOTHER.id)
+    await family_asks(family_chat, SON, "en", phone="13900002222", name="李桂兰")
+    sent = await family_chat.send(MOTHER, "/start")
+    welcome, again = (r for r in sent if r.method == "sendMessage")
+    assert "欢迎回来" in welcome.text
+    assert "Jun" in again.text and "同意吗" in again.text
+    approve = again.callback_data("同意")
+    sent = await family_chat.press(MOTHER, approve)
+    assert sent[-1].method == "editMessageText"
