@@ -15,7 +15,14 @@ from typing import Any, TypeVar
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.base import BaseSession
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
 from aiogram.utils.i18n import I18n
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -102,8 +109,10 @@ async def set_bot_commands(bot: Bot, i18n: I18n) -> None:
         return
     try:
         await set_commands(bot, i18n)
-    except Exception:
-        log.warning("could not set the bot's command list; continuing", exc_info=True)
+    except TelegramUnauthorizedError:
+        raise
+    except TelegramAPIError as exc:
+        log.warning("could not set the bot's command list (%s); continuing", exc)
 
 
 def create_sender(
@@ -174,6 +183,14 @@ async def _poll(dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event, **data: A
     )
     if not ok:
         return
+
+    async def finish_updates_in_hand(**_kwargs: Any) -> None:
+        await _wait_tasks(set(dispatcher._handle_update_tasks), "update(s) in hand")
+
+    # start_polling cancels the long poll but lets the update tasks already started run on;
+    # they must finish before the shutdown hooks close the FSM storage, so this hook goes first.
+    dispatcher.shutdown.register(finish_updates_in_hand)
+    dispatcher.shutdown.handlers.insert(0, dispatcher.shutdown.handlers.pop())
     polling = asyncio.create_task(
         dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False, **data),
         name="polling",
@@ -186,8 +203,7 @@ async def _poll(dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event, **data: A
         if not polling.done():
             log.info("stopping: no new updates are taken")
             await dispatcher.stop_polling()
-        # start_polling cancels the long poll but lets the update tasks already started run on.
-        await _wait_tasks(set(dispatcher._handle_update_tasks), "update(s) in hand")
+        await finish_updates_in_hand()  # (done already by the hook when polling ran)
     await polling  # re-raises a polling failure (e.g. the token was rejected)
 
 
@@ -211,15 +227,18 @@ async def _serve_webhook(
             f"({settings.webhook_host}:{settings.webhook_port}): {exc.strerror or exc}"
         ) from None
     try:
-        ok, _ = await _retry(
-            "setWebhook",
-            lambda: bot.set_webhook(
-                settings.webhook_url or "",
-                secret_token=secret,
-                allowed_updates=dispatcher.resolve_used_update_types(),
-            ),
-            stop,
-        )
+        try:
+            ok, _ = await _retry(
+                "setWebhook",
+                lambda: bot.set_webhook(
+                    settings.webhook_url or "",
+                    secret_token=secret,
+                    allowed_updates=dispatcher.resolve_used_update_types(),
+                ),
+                stop,
+            )
+        except TelegramBadRequest as exc:
+            raise SystemExit(f"WEBHOOK_URL was refused by Telegram: {exc.message}") from None
         if ok:
             log.info("webhook set; waiting for updates")
         await stop.wait()
@@ -256,6 +275,12 @@ async def run_bot(
     sender_task: asyncio.Task[Any] | None = None
     scheduler = None
     try:
+        # Check the token first (TelegramUnauthorizedError ends the run with one line), waiting
+        # out a network that is not up yet.
+        ok, me = await _retry("getMe", bot.me, stop)
+        if not ok:
+            return
+        log.info("bot @%s (id %s)", getattr(me, "username", "?"), bot.id)
         await set_bot_commands(bot, i18n)
         if with_sender:
             sender = create_sender(bot, runtime.sessionmaker, i18n, settings)
@@ -299,6 +324,9 @@ async def run_sender_only(
         sender = create_sender(bot, runtime.sessionmaker, i18n, settings)
         if sender is None:
             raise SystemExit("The outbox sender is not available in this installation.")
+        ok, _ = await _retry("getMe", bot.me, stop)  # a rejected token: one line, exit
+        if not ok:
+            return
         log.info("outbox sender started")
         await sender.run(stop)
     finally:

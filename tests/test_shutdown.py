@@ -161,3 +161,28 @@ async def test_the_bot_stops_cleanly_on_a_signal(
             "SELECT count(*) FROM processed_updates WHERE update_id = 424242"
         ).fetchone()[0]
     assert marked == 1  # the update in hand was finished and committed
+
+
+async def test_a_rejected_token_stops_with_one_line(
+    fake_api: tuple[FakeBotApi, str], tmp_path: Path
+) -> None:
+    _api, base_url = fake_api
+    proc = await asyncio.create_subprocess_exec(
+        str(CONSOLE_SCRIPT),
+        "run",
+        cwd=tmp_path,
+        env=clean_env(
+            BOT_TOKEN="123:not-the-right-token",
+            TELEGRAM_API_URL=base_url,
+            DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}",
+            LOG_LEVEL="WARNING",
+        ),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    stderr = err.decode()
+    assert proc.returncode != 0
+    assert "Traceback" not in stderr, stderr
+    assert "BOT_TOKEN" in stderr.strip().splitlines()[-1], stderr
+    assert "not-the-right-token" not in stderr
