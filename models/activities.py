@@ -748,6 +748,8 @@ async def cancel_activity(
     activity = await _lock_activity(session, activity_id)
     if activity.is_cancelled:
         raise ActivityError(ActivityErrorCode.CANCELLED)
+    if activity.starts_at <= now:
+        raise ActivityError(ActivityErrorCode.STARTED)  # nothing to call off any more
     activity.status = ActivityStatus.CANCELLED
     activity.cancelled_at = now
     registrations = list(

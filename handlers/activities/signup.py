@@ -109,7 +109,7 @@ async def _sign_up(
         text += "\n🕘 " + when
         if activity.place:
             text += "\n📍 " + activity.place
-        text += "\n\n" + _("We will remind you the day before and two hours before.")
+        text += "\n\n" + _("We will send a reminder before it starts.")
     else:
         text = (
             _("The activity is full. You are number {position} on the waiting list.")

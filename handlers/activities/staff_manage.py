@@ -159,14 +159,14 @@ async def manage_view(
     return text, builder.as_markup()
 
 
-def staff_card_keyboard(activity_id: int, page: int, cancelled: bool) -> InlineKeyboardMarkup:
+def staff_card_keyboard(activity_id: int, page: int, closed: bool) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     entries = [
         ("👥 " + _("Participants and attendance"), ManageAction.PARTICIPANTS),
         ("📊 " + _("Export as XLSX"), ManageAction.EXPORT),
         ("⭐ " + _("Ratings and comments"), ManageAction.FEEDBACK),
     ]
-    if not cancelled:
+    if not closed:  # cancelled or already started: nothing to edit or call off
         entries += [
             ("✏️ " + _("Edit"), ManageAction.EDIT),
             ("❌ " + _("Cancel this activity"), ManageAction.CANCEL_ASK),
@@ -190,7 +190,8 @@ async def staff_card(
     confirmed = await confirmed_count(session, activity.id)
     waiting = await waitlist_count(session, activity.id)
     text = details_text(activity, settings.tz, confirmed, waiting, staff=True)
-    return text, staff_card_keyboard(activity.id, page, activity.is_cancelled)
+    closed = activity.is_cancelled or activity.starts_at <= utcnow()
+    return text, staff_card_keyboard(activity.id, page, closed)
 
 
 @router.message(MenuButton("manage_activities"))
