@@ -337,11 +337,13 @@ async def next_number(session: AsyncSession, year: int) -> str:
     at the same moment (several bot processes on PostgreSQL) never share a number."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(RequestCounter).values(year=year, last=1)
-    statement = statement.on_conflict_do_update(
-        index_elements=["year"], set_={"last": RequestCounter.last + 1}
-    ).returning(RequestCounter.last)
-    sequence = (await session.execute(statement)).scalar_one()
+    upsert = (
+        insert(RequestCounter)
+        .values(year=year, last=1)
+        .on_conflict_do_update(index_elements=["year"], set_={"last": RequestCounter.last + 1})
+        .returning(RequestCounter.last)
+    )
+    sequence = (await session.execute(upsert)).scalar_one()
     return f"{NUMBER_PREFIX}-{year}-{sequence:05d}"
 
 

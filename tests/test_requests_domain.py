@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -279,3 +279,49 @@ async def _twelve_at_once(database_url: str) -> None:
         stored = (await session.scalars(select(rq.ServiceRequest.number))).all()
         assert len(set(stored)) == 12
     await engine.dispose()
+
+
+async def test_every_pushed_kind_renders_in_every_language(session, i18n) -> None:  # type: ignore[no-untyped-def]
+    from handlers.notifications import render
+
+    people = await make_people(session)
+    now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    first = await new_request(
+        session, people, now, attachments=[Attachment(AttachmentKind.VOICE, "v1")]
+    )
+    await rq.scan_requests(session, first.done_due_at + timedelta(days=1), SHANGHAI, STAFF_CHAT)
+    await rq.assign(session, people.supervisor, first.id, people.staff.id, ctx(now))
+    await rq.finish(session, people.staff, first.id, ctx(now))
+    await rq.rate(session, people.retiree, first.id, 1)
+    await rq.comment_rating(session, people.retiree, first.id, voice_file_id="v2")
+    await rq.scan_requests(session, now + timedelta(days=30), SHANGHAI, STAFF_CHAT)
+    second = await new_request(session, people, now, category=Category.PAPERWORK)
+    await rq.take(session, people.staff2, second.id, ctx(now))
+    await rq.cancel(session, people.family, second.id, now=now, tz=SHANGHAI)
+    third = await new_request(
+        session, people, now, preferred=rq.Preferred.DATE, preferred_date=date(2026, 11, 25)
+    )
+    await rq.reject(session, people.staff, third.id, "重复提交", ctx(now))
+    rows = await outbox(session)
+    kinds = {row.kind for row in rows}
+    assert kinds >= {
+        "request.staff_card",
+        "request.status",
+        "request.media",
+        "request.assigned",
+        "request.overdue",
+        "request.rate",
+        "request.low_rating",
+        "request.cancelled_staff",
+    }
+    for row in rows:
+        for locale in ("zh_Hans", "zh_Hant", "en"):
+            rendered = render(row.kind, row.params, locale, i18n)
+            assert rendered.text.strip(), row.kind
+            assert "{" not in rendered.text, (row.kind, rendered.text)
+    card = [
+        r for r in rows if r.kind == "request.staff_card" and r.params["number"] == third.number
+    ]
+    assert "11月25日" in render(card[0].kind, card[0].params, "zh_Hans", i18n).text
+    rejected = [r for r in rows if r.kind == "request.status" and r.params["action"] == "rejected"]
+    assert "重复提交" in render("request.status", rejected[0].params, "zh_Hant", i18n).text

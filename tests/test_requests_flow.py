@@ -409,3 +409,38 @@ async def test_end_to_end_through_the_outbox_sender(
     assert "李明" in news.text
     retiree_news = [r for r in sent if r.chat_id == RETIREE.id]
     assert retiree_news and "已受理" in retiree_news[0].text
+
+
+async def test_family_with_two_relatives_chooses_and_cannot_forge_another(
+    chat: Chat, session: AsyncSession, i18n: I18n
+) -> None:
+    from models.users import FamilyLink, LinkStatus, RetireeProfile
+
+    people = await make_people(session)
+    father = RetireeProfile(full_name="王大山", phone="13800000003")
+    session.add(father)
+    await session.flush()
+    session.add(
+        FamilyLink(
+            family_user_id=people.family.id, profile_id=father.id, status=LinkStatus.APPROVED
+        )
+    )
+    await session.commit()
+    stranger_profile_id = people.stranger.profile.id  # type: ignore[union-attr]
+
+    sent = await chat.send(FAMILY, menu(i18n, "request_help", "en"))
+    names = " ".join(sent[-1].button_texts())
+    assert "王秀英" in names and "王大山" in names
+    forged = IntakeCb(step=IntakeStep.WHO, value=str(stranger_profile_id)).pack()
+    sent = await chat.press(FAMILY, forged)
+    assert [r.method for r in sent] == ["answerCallbackQuery"] and sent[0].params["show_alert"]
+    sent = await chat.press(FAMILY, IntakeCb(step=IntakeStep.WHO, value=str(father.id)).pack())
+    assert any("What kind of help" in r.text for r in sent)
+    await chat.press(FAMILY, IntakeCb(step=IntakeStep.CATEGORY, value="errands").pack())
+    await chat.send(FAMILY, "Buy rice and oil for Dad")
+    sent = await chat.send(FAMILY, "✅ That's all, continue")
+    await chat.press(FAMILY, IntakeCb(step=IntakeStep.WHEN, value="today").pack())
+    await chat.press(FAMILY, IntakeCb(step=IntakeStep.URGENCY, value="normal").pack())
+    await chat.press(FAMILY, IntakeCb(step=IntakeStep.SEND).pack())
+    request = await latest_request(session)
+    assert request.profile_id == father.id and request.created_by_id == people.family.id

@@ -216,16 +216,17 @@ async def stars_chosen(
         await callback.answer(error_text(error), show_alert=True)
         return
     await callback.answer(_("Thank you!"))
+    text = _("Thank you! You gave {number} {stars}.").format(
+        number=request.number, stars="⭐" * (request.rating or 0)
+    )
+    if await state.get_state() is not None:
+        # pressed on a pushed question while in another form: keep that form going
+        if isinstance(callback.message, Message):
+            await callback.message.edit_text(text)
+        return
     await state.set_state(RatingForm.comment)
     await state.update_data(rating_request_id=request.id)
-    text = (
-        _("Thank you! You gave {number} {stars}.").format(
-            number=request.number,
-            stars="⭐" * request.rating,  # type: ignore[operator]
-        )
-        + "\n"
-        + _("Would you like to add a comment? Type it or send a voice message.")
-    )
+    text += "\n" + _("Would you like to add a comment? Type it or send a voice message.")
     if isinstance(callback.message, Message):
         await callback.message.edit_text(text, reply_markup=skip_comment_keyboard(request.id))
 
