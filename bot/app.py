@@ -133,13 +133,12 @@ def create_sender(
 
 
 class _Runtime:
-    """What one process holds while it runs; closed in reverse order of opening."""
+    """The process's database engine and sessions (the only engine it creates)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine: AsyncEngine = create_engine(settings.database_url)
         self.sessionmaker = create_sessionmaker(self.engine)
-        self.tasks: list[asyncio.Task[Any]] = []
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -280,7 +279,15 @@ async def run_bot(
         ok, me = await _retry("getMe", bot.me, stop)
         if not ok:
             return
-        log.info("bot @%s (id %s)", getattr(me, "username", "?"), bot.id)
+        log.info(
+            "bot @%s: %s, database %s, conversation state in %s, sender %s, scheduler %s",
+            getattr(me, "username", "?"),
+            "webhook" if settings.webhook_url else "long polling",
+            settings.database_url.split("+", 1)[0],
+            "Redis" if settings.redis_url else "the database",
+            "on" if with_sender else "off",
+            "on" if with_scheduler else "off",
+        )
         await set_bot_commands(bot, i18n)
         if with_sender:
             sender = create_sender(bot, runtime.sessionmaker, i18n, settings)
@@ -291,6 +298,9 @@ async def run_bot(
 
             scheduler = create_scheduler(runtime.sessionmaker, settings)
             scheduler.start()
+            log.info(
+                "scheduler started: %d jobs (%s)", len(scheduler.get_jobs()), settings.timezone
+            )
         if settings.webhook_url:
             await _serve_webhook(dispatcher, bot, token, settings, stop)
         else:

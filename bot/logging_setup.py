@@ -88,7 +88,7 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str | None] = ()) -> To
     # Every scheduler tick and every handled update at INFO is noise for an office clerk.
     quiet = max(numeric, logging.WARNING)
     logging.getLogger("apscheduler.executors.default").setLevel(quiet)
-    logging.getLogger("apscheduler.scheduler").setLevel(max(numeric, logging.INFO))
+    logging.getLogger("apscheduler.scheduler").setLevel(quiet)
     logging.getLogger("aiohttp.access").setLevel(quiet)
     logging.getLogger("alembic.runtime.plugins").setLevel(quiet)
     return redactor
