@@ -105,7 +105,7 @@ def sqlite_database_url(sqlite_template: Path, tmp_path: Path) -> str:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def any_database_url(request: pytest.FixtureRequest) -> str:
+def any_database_url(request: pytest.FixtureRequest) -> str:
     """Runs the test once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_database_url"))
