@@ -293,7 +293,7 @@ async def role_retiree_chosen(message: Message, state: FSMContext) -> None:
     await state.update_data(reg={})
     await state.set_state(Onboarding.name)
     await message.answer(
-        _("Let's register you. It takes four short questions.") + "\n" + _q_name(),
+        _("Let's register you. There are only a few short questions.") + "\n" + _q_name(),
         reply_markup=form_keyboard(),
     )
 
@@ -539,14 +539,18 @@ async def summary_text(data: dict[str, Any], session: AsyncSession) -> str:
     born = reg.get("birthday", "")
     calendar = _("lunar calendar") if reg.get("lunar") else _("solar calendar")
     grid = await session.get(Grid, reg["grid_id"]) if reg.get("grid_id") else None
+    line = _("{label}: {value}")
     lines = [
         _("Please check your details:"),
-        f"{labels['name']}: {reg.get('name', '')}",
-        f"{labels['phone']}: {reg.get('phone', '')}",
-        f"{labels['birthday']}: {born} ({calendar})",
+        line.format(label=labels["name"], value=reg.get("name", "")),
+        line.format(label=labels["phone"], value=reg.get("phone", "")),
+        line.format(
+            label=labels["birthday"],
+            value=_("{date} ({calendar})").format(date=born, calendar=calendar),
+        ),
     ]
     if grid is not None:
-        lines.append(f"{labels['grid']}: {grid.name}")
+        lines.append(line.format(label=labels["grid"], value=grid.name))
     lines.append("")
     lines.append(_q_confirm())
     return "\n".join(lines)
