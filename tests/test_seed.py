@@ -97,9 +97,41 @@ async def test_seed_is_complete_consistent_and_idempotent(seed_database_url: str
             admin = await session.scalar(select(User).where(User.telegram_id == DEMO_ADMIN_ID))
             assert admin is not None and admin.role == Role.ADMIN
 
+            await _check_optional_capabilities(session, profile_ids)
+
             # The picker lists exactly the seeded accounts, each with a description.
             telegram_ids = set(await session.scalars(select(User.telegram_id)))
             assert {p.telegram_id for p in people.people} == telegram_ids
             assert all(p.description and p.role_hint for p in people.people)
     finally:
         await engine.dispose()
+
+
+async def _check_optional_capabilities(session, profile_ids: set[int]) -> None:  # type: ignore[no-untyped-def]
+    """Activities and requests are seeded through their domain when those modules exist."""
+    try:
+        from models.activities import Activity, Registration, RegistrationStatus
+    except ImportError:
+        pass
+    else:
+        activities = list(await session.scalars(select(Activity)))
+        assert len(activities) >= 5 and all(a.starts_at > NOW for a in activities)
+        registrations = list(await session.scalars(select(Registration)))
+        assert all(r.profile_id in profile_ids for r in registrations)
+        statuses = [r.status for r in registrations]
+        assert statuses.count(RegistrationStatus.WAITLISTED) == 1
+        assert statuses.count(RegistrationStatus.CONFIRMED) >= 10
+    try:
+        from models.requests import RequestStatus, ServiceRequest
+    except ImportError:
+        pass
+    else:
+        requests = list(await session.scalars(select(ServiceRequest)))
+        assert len(requests) == 4 and all(r.status.is_open for r in requests)
+        assert {r.status for r in requests} == {
+            RequestStatus.NEW,
+            RequestStatus.ACCEPTED,
+            RequestStatus.IN_PROGRESS,
+        }
+        assert all(r.profile_id in profile_ids for r in requests)
+        assert len({r.number for r in requests}) == 4

@@ -312,6 +312,7 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> DemoPeople:
             telegram_language="zh-hans",
             role=member.role,
             onboarded_at=now - timedelta(days=200),
+            profile=None,
             last_seen_at=now - timedelta(hours=2),
         )
         session.add(user)
@@ -321,9 +322,7 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> DemoPeople:
     grids: dict[str, Grid] = {}
     for order, name in enumerate((GRID_A, GRID_B)):
         caseworker = next(s for s in STAFF if s.grid == name)
-        grid = Grid(
-            name=name, staff_user_id=staff_users[caseworker.telegram_id].id, sort_order=order
-        )
+        grid = Grid(name=name, staff_user=staff_users[caseworker.telegram_id], sort_order=order)
         session.add(grid)
         grids[name] = grid
     await session.flush()
@@ -344,27 +343,28 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> DemoPeople:
             session.add(user)
             await session.flush()
         birthday = _birthday(today, person.age, person.month_day)
-        caseworker = grids[person.grid].staff_user_id
+        caseworker = grids[person.grid].staff_user
         profile = RetireeProfile(
-            user_id=user.id if user else None,
+            user=user,  # relationships, not ids: the domain operations below read them
             full_name=person.name,
             phone=person.phone,
             birthday=birthday,
             birthday_is_lunar=person.lunar,
-            grid_id=grids[person.grid].id,
+            grid=grids[person.grid],
             address=person.address,
             lives_alone=person.lives_alone,
             over_80=person.age >= 80,
             disability=person.disability,
             financial_hardship=person.financial_hardship,
             lives_in_other_city=person.lives_in_other_city,
-            created_by_id=None if user else caseworker,
+            created_by_id=None if user or caseworker is None else caseworker.id,
         )
         session.add(profile)
         profiles[person.key] = profile
     await session.flush()
 
     admin = staff_users[DEMO_ADMIN_ID]
+    family: dict[int, User] = {}
     for member in FAMILY:
         user = User(
             telegram_id=member.telegram_id,
@@ -374,9 +374,11 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> DemoPeople:
             telegram_language="zh-hans",
             role=Role.FAMILY,
             onboarded_at=now - timedelta(days=60),
+            profile=None,
             last_seen_at=now - timedelta(days=1),
         )
         session.add(user)
+        family[member.telegram_id] = user
         await session.flush()
         approved = member.status == LinkStatus.APPROVED
         session.add(
@@ -391,7 +393,7 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> DemoPeople:
         )
     await session.flush()
 
-    await _seed_optional(session, now=now, staff=staff_users, profiles=profiles)
+    await _seed_optional(session, now=now, staff=staff_users | family, profiles=profiles)
     return people
 
 
@@ -455,5 +457,181 @@ async def _seed_optional(
     staff: dict[int, User],
     profiles: dict[str, RetireeProfile],
 ) -> None:
-    """Activities and requests, through their own domain operations, when those modules exist."""
-    del session, now, staff, profiles  # filled in as the capabilities land
+    """Activities and requests, through their own domain operations (so their rules, numbers
+    and notifications are the real ones), for the capabilities installed. `staff` holds the
+    staff and the family accounts by Telegram id."""
+    activities = _optional_module("models.activities")
+    if activities is not None:
+        await _seed_activities(activities, session, now=now, staff=staff, profiles=profiles)
+    requests = _optional_module("models.requests")
+    if requests is not None:
+        await _seed_requests(requests, session, now=now, staff=staff, profiles=profiles)
+
+
+def _local(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=OFFICE_TZ)
+
+
+async def _seed_activities(
+    m: Any,
+    session: AsyncSession,
+    *,
+    now: datetime,
+    staff: dict[int, User],
+    profiles: dict[str, RetireeProfile],
+) -> None:
+    today = now.astimezone(OFFICE_TZ).date()
+    liu, zhao = staff[100001], staff[100002]
+    next_tuesday = today + timedelta(days=(1 - today.weekday()) % 7 or 7)
+    plans = [
+        (
+            liu,
+            m.ActivityDraft(
+                title="太极拳晨练",
+                category=m.Category.FITNESS,
+                starts_at=_local(next_tuesday, 8),
+                ends_at=_local(next_tuesday, 9),
+                capacity=20,
+                place="幸福里社区活动室（2号楼一层）",
+                description="王师傅带大家练二十四式太极拳，动作慢，初学也跟得上。",
+                suits="身体状况一般即可，膝盖不好的可以坐着练上肢",
+                bring="宽松衣服、平底鞋、水杯",
+                weeks=4,
+            ),
+            ["wang", "li", "wu"],
+        ),
+        (
+            liu,
+            m.ActivityDraft(
+                title="书法兴趣班：写福字迎新年",
+                category=m.Category.CALLIGRAPHY,
+                starts_at=_local(today + timedelta(days=3), 14, 30),
+                ends_at=_local(today + timedelta(days=3), 16, 30),
+                capacity=12,
+                place="幸福里社区活动室",
+                description="请退休的赵老师讲解楷书基本笔画，每人写一幅福字带回家。",
+                bring="老花镜；笔墨纸砚由服务站准备",
+            ),
+            ["zhang", "lin"],
+        ),
+        (
+            zhao,
+            m.ActivityDraft(
+                title="健康讲座：冬季心脑血管疾病预防",
+                category=m.Category.LECTURE,
+                starts_at=_local(today + timedelta(days=5), 9, 30),
+                ends_at=_local(today + timedelta(days=5), 11),
+                capacity=40,
+                place="光明路社区服务中心二楼会议室",
+                description="市第一医院心内科医生主讲，讲后可免费量血压。",
+                signup_deadline_at=_local(today + timedelta(days=4), 18),
+            ),
+            ["chen", "huang", "liu", "ma"],
+        ),
+        (
+            zhao,
+            m.ActivityDraft(
+                title="植物园半日游",
+                category=m.Category.OUTING,
+                starts_at=_local(today + timedelta(days=8), 9),
+                ends_at=_local(today + timedelta(days=8), 12),
+                capacity=3,
+                place="光明路片区门口集合，服务站包车",
+                description="名额少，报满后排队候补，有人退出会按顺序通知。",
+                suits="能步行一小时左右",
+            ),
+            ["wu", "yang", "liu", "chen"],  # the fourth waits on the list
+        ),
+        (
+            liu,
+            m.ActivityDraft(
+                title="冬至包饺子联谊会",
+                category=m.Category.CELEBRATION,
+                starts_at=_local(today + timedelta(days=12), 10),
+                ends_at=_local(today + timedelta(days=12), 13),
+                capacity=30,
+                place="幸福里社区食堂",
+                description="一起包饺子、吃饺子，欢迎家属陪同。",
+            ),
+            [],
+        ),
+    ]
+    for organiser, draft, signups in plans:
+        created = await m.create_activities(session, organiser, draft, now=now)
+        for key in signups:
+            profile = profiles[key]
+            actor = profile.user or organiser  # staff sign up those without an account
+            await m.sign_up(session, actor, created[0].id, profile.id, now=now)
+
+
+async def _seed_requests(
+    m: Any,
+    session: AsyncSession,
+    *,
+    now: datetime,
+    staff: dict[int, User],
+    profiles: dict[str, RetireeProfile],
+) -> None:
+    liu, zhao = staff[100001], staff[100002]
+    daughter = staff[300001]  # the staff dict also holds the family accounts
+    plans = [
+        # (who files, for whom, category, what, hours ago, urgent, staff steps)
+        (
+            profiles["wang"].user,
+            "wang",
+            m.Category.HOME_REPAIR,
+            "厨房水龙头一直滴水，关不紧，想请人来修一下。",
+            26,
+            False,
+            [(liu, "take")],
+        ),
+        (
+            daughter,
+            "chen",
+            m.Category.MEDICAL,
+            "我妈妈下周三上午要去市第一医院心内科复查，我在深圳回不去，想请人陪同。",
+            5,
+            False,
+            [],
+        ),
+        (
+            profiles["huang"].user,
+            "huang",
+            m.Category.CARE,
+            "最近腿脚不方便，家里好久没打扫了，想请人帮忙。",
+            3,
+            True,
+            [],
+        ),
+        (
+            zhao,
+            "ma",
+            m.Category.PAPERWORK,
+            "马大爷电话里说要申请高龄津贴，需要帮忙准备材料、去街道办理。",
+            50,
+            False,
+            [(zhao, "take"), (zhao, "start")],
+        ),
+    ]
+    for actor, key, category, text, hours_ago, urgent, steps in plans:
+        if actor is None:
+            continue
+        created_at = now - timedelta(hours=hours_ago)
+        request = await m.create_request(
+            session,
+            actor,
+            profiles[key].id,
+            category=category,
+            description=text,
+            urgent=urgent,
+            now=created_at,
+            tz=OFFICE_TZ,
+            staff_chat_id=DEMO_STAFF_CHAT_ID,
+        )
+        for step_number, (worker, step) in enumerate(steps, start=1):
+            context = m.StaffContext(
+                now=created_at + timedelta(hours=step_number),
+                tz=OFFICE_TZ,
+                staff_chat_id=DEMO_STAFF_CHAT_ID,
+            )
+            await getattr(m, step)(session, worker, request.id, context)
