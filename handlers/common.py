@@ -79,4 +79,6 @@ def keep_going_hint(state: str | None) -> str:
 
 
 def is_command(text: str | None) -> bool:
-    return bool(text) and text.startswith("/") and len(text) > 1 and not text[1].isspace()
+    if not text or len(text) < 2:
+        return False
+    return text.startswith("/") and not text[1].isspace()
