@@ -134,6 +134,11 @@ async def test_summary_can_be_changed_and_bad_input_keeps_the_form(
     sent = await chat.send_sticker(RETIREE)
     assert sent[-1].method == "sendMessage"
     await chat.send(RETIREE, "x" * 2100)  # too long: refused, nothing stored
+    # a menu button pressed mid-description is the menu, not part of the description
+    sent = await chat.send(RETIREE, menu(i18n, "my_requests"))
+    assert "您还没有请求" in sent[-1].text
+    await chat.send(RETIREE, menu(i18n, "request_help"))
+    await chat.press(RETIREE, IntakeCb(step=IntakeStep.CATEGORY, value="care").pack())
     await chat.send(RETIREE, "每周打扫一次")
     await chat.send(RETIREE, done)
     await chat.press(RETIREE, IntakeCb(step=IntakeStep.WHEN, value="date").pack())
@@ -155,6 +160,7 @@ async def test_summary_can_be_changed_and_bad_input_keeps_the_form(
     await chat.press(RETIREE, IntakeCb(step=IntakeStep.SEND).pack())
     request = await latest_request(session)
     assert request.category.value == "talk" and request.urgent
+    assert request.description == "每周打扫一次"
     assert request.preferred.value == "date" and request.preferred_date is not None
     # a second tap on "send" does not file it twice
     sent = await chat.press(RETIREE, IntakeCb(step=IntakeStep.SEND).pack())

@@ -20,6 +20,7 @@ from handlers.requests.keyboards import (
     DATE_CHOICES,
     IntakeCb,
     IntakeStep,
+    NotMenuText,
     category_keyboard,
     date_keyboard,
     summary_keyboard,
@@ -208,7 +209,7 @@ async def description_done(message: Message, state: FSMContext) -> None:
     await _ask_when(message, state)
 
 
-@router.message(IntakeForm.description, F.text)
+@router.message(IntakeForm.description, F.text, NotMenuText())
 async def description_text(message: Message, state: FSMContext) -> None:
     text = (message.text or "").strip()
     if is_command(text):
@@ -271,7 +272,7 @@ async def _ack_piece(message: Message) -> None:
     )
 
 
-@router.message(IntakeForm.description)
+@router.message(IntakeForm.description, NotMenuText())
 async def description_invalid(message: Message) -> None:
     await message.answer(
         _(

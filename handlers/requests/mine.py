@@ -16,6 +16,7 @@ from handlers.menu import MenuButton, main_menu_keyboard, register_menu_item
 from handlers.requests.keyboards import (
     MineAction,
     MineCb,
+    NotMenuText,
     RateCb,
     cancel_confirm_keyboard,
     my_list_keyboard,
@@ -231,7 +232,7 @@ async def stars_chosen(
         await callback.message.edit_text(text, reply_markup=skip_comment_keyboard(request.id))
 
 
-@router.message(RatingForm.comment, F.text | F.voice)
+@router.message(RatingForm.comment, F.text | F.voice, NotMenuText())
 async def comment_chosen(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:

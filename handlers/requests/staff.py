@@ -19,6 +19,7 @@ from bot.config import Settings
 from handlers.common import form_keyboard, is_command, register_state_prompt
 from handlers.menu import MenuButton, main_menu_keyboard, register_menu_item
 from handlers.requests.keyboards import (
+    NotMenuText,
     QueueCb,
     StaffAction,
     StaffCb,
@@ -267,7 +268,7 @@ async def _ask_reject_reason(
     )
 
 
-@router.message(F.chat.type == "private", RejectForm.reason, F.text)
+@router.message(F.chat.type == "private", RejectForm.reason, F.text, NotMenuText())
 async def reject_reason_chosen(
     message: Message,
     state: FSMContext,
