@@ -211,11 +211,10 @@ async def register_retiree(
     claimed = False
     profile = await session.scalar(select(RetireeProfile).where(RetireeProfile.user_id == user.id))
     if profile is None:
-        candidates = [
-            p
-            for p in await find_profiles_by_phone(session, normalized, unclaimed_only=True)
-            if phone_verified or _same_name(p.full_name, name)
-        ]
+        same_phone = await find_profiles_by_phone(session, normalized, unclaimed_only=True)
+        candidates = [p for p in same_phone if _same_name(p.full_name, name)]
+        if not candidates and phone_verified and len(same_phone) == 1:
+            candidates = same_phone  # a couple sharing one number: only the name tells
         if candidates:
             profile = candidates[0]
             claimed = True

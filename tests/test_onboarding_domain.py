@@ -206,3 +206,23 @@ async def test_a_typed_phone_alone_does_not_claim_a_strangers_profile(
         **kwargs,  # type: ignore[arg-type]
     )
     assert result.claimed and result.profile.id == staff_entered.id
+
+
+async def test_a_shared_number_is_told_apart_by_name(session: AsyncSession) -> None:
+    husband = RetireeProfile(full_name="刘大山", phone="01065123456")
+    wife = RetireeProfile(full_name="陈秀兰", phone="010-6512-3456")
+    user = User(telegram_id=50030, display_name="Chen")
+    session.add_all([husband, wife, user])
+    await session.flush()
+    result = await register_retiree(
+        session,
+        user,
+        full_name="陈秀兰",
+        phone="010 6512 3456",
+        birthday=date(1950, 1, 1),
+        birthday_is_lunar=False,
+        grid_id=None,
+        today=TODAY,
+        phone_verified=True,
+    )
+    assert result.claimed and result.profile.id == wife.id and husband.user_id is None
