@@ -8,6 +8,7 @@ import logging
 import pytest
 from aiogram import F, Router
 from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import CallbackQuery, Message
@@ -26,6 +27,7 @@ SORRY = {
 
 class Form(StatesGroup):
     name = State()
+    phone = State()
 
 
 def failing_router() -> Router:
@@ -36,7 +38,11 @@ def failing_router() -> Router:
         raise RuntimeError("the database fell over")
 
     @router.message(Form.name)
-    async def name_chosen(message: Message) -> None:
+    async def name_chosen(message: Message, state: FSMContext) -> None:
+        if message.text == "half":
+            # the step is half applied when it fails: none of it may stick
+            await state.update_data(name=message.text)
+            await state.set_state(Form.phone)
         raise RuntimeError("a bug half-way through a form")
 
     @router.callback_query(F.data == "boom")
@@ -125,3 +131,15 @@ async def test_a_failed_update_is_not_marked_processed(failing_chat: Chat, sessi
         select(ProcessedUpdate).where(ProcessedUpdate.update_id == update["update_id"])
     )
     assert marks.all() == []
+
+
+async def test_a_step_that_fails_half_way_leaves_the_form_as_it_was(failing_chat: Chat) -> None:
+    person = Person(id=6107, first_name="李")
+    key = StorageKey(bot_id=BOT_ID, chat_id=person.id, user_id=person.id)
+    storage = failing_chat.dispatcher.storage
+    await storage.set_state(key, Form.name)
+    await storage.set_data(key, {"grid": "东区"})
+    sent = await failing_chat.send(person, "half")
+    assert [r.text for r in sent] == [SORRY["zh_Hans"]]
+    assert await storage.get_state(key) == Form.name.state
+    assert await storage.get_data(key) == {"grid": "东区"}
