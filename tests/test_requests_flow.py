@@ -450,3 +450,31 @@ async def test_family_with_two_relatives_chooses_and_cannot_forge_another(
     await chat.press(FAMILY, IntakeCb(step=IntakeStep.SEND).pack())
     request = await latest_request(session)
     assert request.profile_id == father.id and request.created_by_id == people.family.id
+
+
+async def test_queue_marks_overdue_and_reject_from_the_private_queue(
+    chat: Chat, session: AsyncSession, i18n: I18n
+) -> None:
+    from datetime import timedelta
+
+    from models.base import utcnow
+
+    await make_people(session)
+    await file_as_retiree(chat, i18n)
+    request = await latest_request(session)
+    request.accept_due_at = utcnow() - timedelta(hours=1)
+    await session.commit()
+    sent = await chat.press(STAFF, QueueCb(view=QueueFilter.OVERDUE).pack())
+    labels = [t for t in sent[-1].button_texts() if request.number in t]
+    assert labels and labels[0].startswith("⏰")
+    sent = await chat.press(STAFF, StaffCb(action=StaffAction.OPEN, request_id=request.id).pack())
+    assert "已超时" in sent[-1].text
+    sent = await chat.press(STAFF, StaffCb(action=StaffAction.REJECT, request_id=request.id).pack())
+    assert any(r.method == "sendMessage" and r.chat_id == STAFF.id for r in sent)
+    sent = await chat.send_sticker(STAFF)  # not a reason: asked again, still waiting
+    assert (await latest_request(session)).status == RequestStatus.NEW
+    await chat.send(STAFF, "老人已自行解决")
+    request = await latest_request(session)
+    assert request.status == RequestStatus.REJECTED and request.reject_reason == "老人已自行解决"
+    sent = await chat.press(STAFF, QueueCb(view=QueueFilter.OVERDUE).pack())
+    assert request.number not in " ".join(sent[-1].button_texts())
