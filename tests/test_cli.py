@@ -214,3 +214,65 @@ async def test_run_bot_polls_processes_and_stops_in_order(
             .where(ProcessedUpdate.update_id == update["update_id"])
         )
     assert count == 1
+
+
+# -- the separate processes of a larger deployment ----------------------------------------
+
+
+async def test_the_scheduler_process_runs_the_jobs_until_stopped(
+    settings: Settings, sessionmaker
+) -> None:
+    from datetime import timedelta
+
+    from bot.app import run_scheduler_only
+    from models import utcnow
+
+    async with sessionmaker() as db:
+        db.add(ProcessedUpdate(bot_id=1, update_id=99, processed_at=utcnow() - timedelta(days=30)))
+        await db.commit()
+
+    async def old_marks() -> int:
+        async with sessionmaker() as db:
+            return int(await db.scalar(select(func.count()).select_from(ProcessedUpdate)))
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_scheduler_only(settings, stop=stop))
+    deadline = time.monotonic() + 60
+    while await old_marks():  # the housekeeping job's run at start
+        assert not task.done(), task.exception()
+        assert time.monotonic() < deadline, "the scheduler never ran its jobs"
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, timeout=60)
+
+
+async def test_the_sender_process_delivers_the_outbox_until_stopped(
+    settings: Settings, sessionmaker
+) -> None:
+    from bot.app import run_sender_only
+    from models import enqueue
+
+    async with sessionmaker() as db:
+        await enqueue(
+            db,
+            chat_id=6601,
+            kind="system.text",
+            params={"text": "今天下午三点社区活动室有讲座。"},
+            dedup_key="test:sender-process",
+        )
+        await db.commit()
+    session = RecordingSession()
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_sender_only(settings, stop=stop, session=session))
+    deadline = time.monotonic() + 60
+    while not session.sent_messages():
+        assert not task.done(), task.exception()
+        assert time.monotonic() < deadline, "the sender never sent the queued message"
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, timeout=60)
+    sent = session.sent_messages()
+    assert [(r.method, r.chat_id, r.text) for r in sent] == [
+        ("sendMessage", 6601, "今天下午三点社区活动室有讲座。")
+    ]
+    assert not any(r.method in ("getUpdates", "setWebhook") for r in session.requests)
