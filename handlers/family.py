@@ -8,6 +8,8 @@ import enum
 from typing import Any
 
 from aiogram import F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -18,7 +20,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.common import form_keyboard, is_command, register_state_prompt
-from handlers.menu import MenuButton, main_menu_keyboard, register_menu_item
+from handlers.menu import AnyMenuButton, MenuButton, main_menu_keyboard, register_menu_item
 from handlers.notifications import Rendered, notification
 from models.registration import (
     LinkOutcome,
@@ -110,7 +112,14 @@ def _problem(message: Message) -> str:
 # -- the form ----------------------------------------------------------------------------------
 
 
-@router.message(FamilyLinkForm.relation, F.text)
+@router.message(StateFilter(FamilyLinkForm), AnyMenuButton())
+async def menu_pressed_in_form(message: Message, state: FSMContext) -> None:
+    """A main-menu button pressed half-way: leave this form, let the button do its job."""
+    await state.clear()
+    raise SkipHandler
+
+
+@router.message(FamilyLinkForm.relation, F.text, ~AnyMenuButton())
 async def relation_chosen(message: Message, state: FSMContext) -> None:
     relation = clean_relation(message.text)
     if relation is None or is_command(message.text):
@@ -126,7 +135,7 @@ async def relation_chosen(message: Message, state: FSMContext) -> None:
     await message.answer(_q_phone(), reply_markup=form_keyboard())
 
 
-@router.message(FamilyLinkForm.relation)
+@router.message(FamilyLinkForm.relation, ~AnyMenuButton())
 async def relation_invalid(message: Message) -> None:
     await message.answer(f"{_problem(message)}\n{_q_relation()}")
 
@@ -150,23 +159,23 @@ async def _phone_given(message: Message, state: FSMContext, raw: str | None) -> 
     await message.answer(_q_name(), reply_markup=form_keyboard())
 
 
-@router.message(FamilyLinkForm.phone, F.contact)
+@router.message(FamilyLinkForm.phone, F.contact, ~AnyMenuButton())
 async def phone_shared(message: Message, state: FSMContext) -> None:
     assert message.contact is not None
     await _phone_given(message, state, message.contact.phone_number)
 
 
-@router.message(FamilyLinkForm.phone, F.text)
+@router.message(FamilyLinkForm.phone, F.text, ~AnyMenuButton())
 async def phone_chosen(message: Message, state: FSMContext) -> None:
     await _phone_given(message, state, message.text)
 
 
-@router.message(FamilyLinkForm.phone)
+@router.message(FamilyLinkForm.phone, ~AnyMenuButton())
 async def phone_invalid(message: Message) -> None:
     await message.answer(f"{_problem(message)}\n{_q_phone()}")
 
 
-@router.message(FamilyLinkForm.name, F.text)
+@router.message(FamilyLinkForm.name, F.text, ~AnyMenuButton())
 async def name_chosen(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
@@ -219,7 +228,7 @@ async def name_chosen(
     )
 
 
-@router.message(FamilyLinkForm.name)
+@router.message(FamilyLinkForm.name, ~AnyMenuButton())
 async def name_invalid(message: Message) -> None:
     await message.answer(f"{_problem(message)}\n{_q_name()}")
 

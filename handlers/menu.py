@@ -116,3 +116,19 @@ async def show_menu(message: Message, user: User | None, text: str | None = None
         return
     hint = _("Tap “Start” below whenever you are ready to register.")
     await message.answer(f"{text}\n\n{hint}" if text else hint, reply_markup=start_keyboard())
+
+
+def is_menu_text(text: str | None, i18n: I18n | None = None) -> bool:
+    """Whether `text` is the label of any main-menu button, in any language."""
+    if not text:
+        return False
+    i18n = i18n or get_i18n()
+    return any(text in _texts_in_all_locales(item, i18n) for item in _ITEMS.values())
+
+
+class AnyMenuButton(Filter):
+    """Matches a press of any main-menu button. A free-text form step filters it out
+    (`~AnyMenuButton()`), so the press reaches the menu item's own handler."""
+
+    async def __call__(self, message: Message) -> bool:
+        return is_menu_text(message.text)

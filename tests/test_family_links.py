@@ -238,3 +238,18 @@ async def test_retiree_is_asked_again_on_start(family_chat: Chat, session: Async
     approve = again.callback_data("同意")
     sent = await family_chat.press(MOTHER, approve)
     assert sent[-1].method == "editMessageText"
+
+
+async def test_a_menu_button_pressed_in_the_form_leaves_it(
+    family_chat: Chat, session: AsyncSession
+) -> None:
+    from models.runtime import FsmRecord
+
+    await add_retiree(session, telegram_id=MOTHER.id)
+    await family_asks(family_chat, SON, "en", phone="13900002222", name="李桂兰")
+    sent = await family_chat.send(SON, "👨‍👩‍👧 My family")
+    sent = await family_chat.press(SON, only_message(sent).callback_data("Add a relative"))
+    assert "How are you related" in sent[-1].text
+    sent = await family_chat.send(SON, "👨‍👩‍👧 My family")  # not taken as the relation
+    assert "Your relatives:" in only_message(sent).text
+    assert await session.scalar(select(FsmRecord.state)) is None
