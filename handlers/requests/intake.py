@@ -312,6 +312,11 @@ async def date_chosen(
 ) -> None:
     message = await _message_of(callback)
     today = utcnow().astimezone(settings.tz).date()
+    if message is not None and callback_data.value == "back":
+        await callback.answer()
+        await state.set_state(IntakeForm.when)
+        await message.edit_text(_("When would suit you?"), reply_markup=when_keyboard())
+        return
     try:
         chosen = date.fromisoformat(callback_data.value)
     except ValueError:

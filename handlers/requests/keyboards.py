@@ -135,7 +135,10 @@ def date_keyboard(today: date) -> InlineKeyboardMarkup:
             text=f"{label} {weekday_label(day.weekday())}",
             callback_data=IntakeCb(step=IntakeStep.DATE, value=day.isoformat()),
         )
-    builder.adjust(2)
+    builder.button(
+        text="⬅️ " + _("Back"), callback_data=IntakeCb(step=IntakeStep.DATE, value="back")
+    )
+    builder.adjust(*([2] * (DATE_CHOICES // 2)), 1)
     return builder.as_markup()
 
 
