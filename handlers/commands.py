@@ -9,8 +9,10 @@ follows the language they chose with /language.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from aiogram import Bot
-from aiogram.types import BotCommand, BotCommandScopeDefault
+from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n, get_i18n
 from aiogram.utils.i18n import gettext as _
 
@@ -22,22 +24,36 @@ COMMAND_LANGUAGES: tuple[tuple[str | None, str], ...] = (
 )
 
 
-def bot_commands(locale: str, i18n: I18n | None = None) -> list[BotCommand]:
+def bot_commands(locale: str, i18n: I18n | None = None, *, admin: bool = False) -> list[BotCommand]:
     i18n = i18n or get_i18n()
     with i18n.context(), i18n.use_locale(locale):
-        return [
+        commands = [
             BotCommand(command="start", description=_("Start or open the menu")),
             BotCommand(command="menu", description=_("Show the main menu")),
             BotCommand(command="help", description=_("How to use this bot")),
             BotCommand(command="language", description=_("Change the language")),
             BotCommand(command="cancel", description=_("Stop the current question")),
         ]
+        if admin:
+            commands.append(
+                BotCommand(command="invite", description=_("Invite code for a new colleague"))
+            )
+        return commands
 
 
-async def set_commands(bot: Bot, i18n: I18n) -> None:
+async def set_commands(bot: Bot, i18n: I18n, admin_ids: Iterable[int] = ()) -> None:
+    """Everyone's list per language; administrators (ADMIN_IDS) also see /invite in their
+    private chat with the bot (pass `settings.admin_ids`)."""
     for language_code, locale in COMMAND_LANGUAGES:
         await bot.set_my_commands(
             bot_commands(locale, i18n),
             scope=BotCommandScopeDefault(),
             language_code=language_code,
         )
+    for admin_id in admin_ids:
+        for language_code, locale in COMMAND_LANGUAGES:
+            await bot.set_my_commands(
+                bot_commands(locale, i18n, admin=True),
+                scope=BotCommandScopeChat(chat_id=admin_id),
+                language_code=language_code,
+            )

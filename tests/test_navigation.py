@@ -130,3 +130,14 @@ async def test_set_commands_sends_valid_requests(
     default, zh, en = (r.params["commands"] for r in sent)
     assert default == zh and default[0] == {"command": "start", "description": "开始 / 打开主菜单"}
     assert en[0]["description"] == "Start or open the menu"
+
+
+async def test_admins_also_get_invite_in_their_chat(
+    bot: Bot, recording: RecordingSession, i18n: I18n
+) -> None:
+    await set_commands(bot, i18n, admin_ids=[900001])
+    sent = recording.take()
+    assert len(sent) == 6
+    for request in sent[3:]:
+        assert request.params["scope"] == {"type": "chat", "chat_id": 900001}
+        assert request.params["commands"][-1]["command"] == "invite"
