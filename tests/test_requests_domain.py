@@ -325,3 +325,19 @@ async def test_every_pushed_kind_renders_in_every_language(session, i18n) -> Non
     assert "11月25日" in render(card[0].kind, card[0].params, "zh_Hans", i18n).text
     rejected = [r for r in rows if r.kind == "request.status" and r.params["action"] == "rejected"]
     assert "重复提交" in render("request.status", rejected[0].params, "zh_Hant", i18n).text
+
+
+async def test_without_a_supervisor_the_administrators_are_alerted(session) -> None:  # type: ignore[no-untyped-def]
+    people = await make_people(session)
+    await session.delete(people.supervisor)
+    people.profile.grid = None  # no caseworker: the reminder goes to the staff group
+    await session.commit()
+    now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    request = await new_request(session, people, now)
+    late = request.accept_due_at + timedelta(hours=5)
+    assert await rq.scan_requests(session, late, SHANGHAI, STAFF_CHAT) == 2
+    overdue = await outbox(session, "request.overdue")
+    assert [(m.chat_id, m.params["stage"]) for m in overdue] == [
+        (STAFF_CHAT, "remind"),
+        (people.admin.telegram_id, "escalate"),
+    ]
