@@ -175,8 +175,17 @@ async def _stop_task(task: asyncio.Task[Any] | None, what: str) -> None:
         log.exception("%s failed", what)
 
 
-async def _poll(dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event, **data: Any) -> None:
-    """Long polling until `stop`; then the updates in hand finish before returning."""
+def _concurrency(settings: Settings) -> int:
+    """SQLite takes one writer at a time (the others queue on its busy timeout): a few
+    updates at once is plenty. PostgreSQL handles many."""
+    return 8 if settings.database_url.startswith("sqlite") else 64
+
+
+async def _poll(
+    dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event, concurrency: int, **data: Any
+) -> None:
+    """Long polling until `stop`; then the updates in hand finish before returning.
+    At most `concurrency` updates are handled at once (memory stays bounded under a burst)."""
     ok, _ = await _retry(
         "deleteWebhook", lambda: bot.delete_webhook(drop_pending_updates=False), stop
     )
@@ -191,7 +200,13 @@ async def _poll(dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event, **data: A
     dispatcher.shutdown.register(finish_updates_in_hand)
     dispatcher.shutdown.handlers.insert(0, dispatcher.shutdown.handlers.pop())
     polling = asyncio.create_task(
-        dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False, **data),
+        dispatcher.start_polling(
+            bot,
+            handle_signals=False,
+            close_bot_session=False,
+            tasks_concurrency_limit=concurrency,
+            **data,
+        ),
         name="polling",
     )
     stopping = asyncio.create_task(stop.wait(), name="stop")
@@ -304,7 +319,7 @@ async def run_bot(
         if settings.webhook_url:
             await _serve_webhook(dispatcher, bot, token, settings, stop)
         else:
-            await _poll(dispatcher, bot, stop)
+            await _poll(dispatcher, bot, stop, concurrency=_concurrency(settings))
     finally:
         # The updates have stopped: now the sender (which may have rows from the last
         # updates to deliver) and the scheduler, then the connections.
