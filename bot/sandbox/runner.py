@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 DEFAULT_DATA_FILE = Path("data") / "sandbox.sqlite3"
 
 
+class PortInUse(Exception):
+    pass
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="retiree-bot sandbox",
@@ -82,9 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
-    except OSError as exc:
-        # Typically the port is taken: say so in one line.
-        print(f"Sandbox could not start: {exc}", file=sys.stderr)
+    except PortInUse as exc:
+        print(f"Sandbox could not start: {exc}; try another one with --port.", file=sys.stderr)
         return 1
 
 
@@ -200,7 +203,11 @@ async def run_sandbox(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
 
     server = SandboxServer(host=args.host, port=args.port, bot_username=DEMO_BOT_USERNAME)
-    await server.start()
+    try:
+        await server.start()
+    except OSError as exc:
+        await server.stop()
+        raise PortInUse(f"port {args.port} on {args.host} is already in use") from exc
     try:
         if args.seed:
             register_people(server, people)
