@@ -13,7 +13,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -417,11 +417,16 @@ async def wait_for_messages(
 
 
 async def onboarding_scenario(
-    server: Any, bot: BotProcess, database_url: str, ready_method: str, staff_chat_id: int
+    server: Any,
+    bot: BotProcess,
+    database_url: str,
+    ready_method: str,
+    staff_chat_id: int,
+    then: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """The whole story, shared by polling and webhook: the bot starts, a brand-new person
-    registers as a retiree, gets the main menu and opens an item of it; everything the bot
-    sent is valid Bot API; SIGTERM stops the process cleanly."""
+    registers as a retiree, gets the main menu and opens an item of it; (`then`: more of the
+    story); everything the bot sent is valid Bot API; SIGTERM stops the process cleanly."""
     began = time.monotonic()
     await wait_until_ready(server, bot, ready_method)
     print(f"bot ready after {time.monotonic() - began:.1f} s")
@@ -450,6 +455,9 @@ async def onboarding_scenario(
     assert any("幸福里" in message_text(m) or "水龙头" in message_text(m) for m in staff_cards), [
         message_text(m) for m in staff_cards
     ]
+
+    if then is not None:
+        await then()
 
     assert check_all_requests(server) > 0
     failed = [(r.method, r.status) for r in server.requests if r.status not in (200, 0)]
