@@ -478,3 +478,22 @@ async def test_queue_marks_overdue_and_reject_from_the_private_queue(
     assert request.status == RequestStatus.REJECTED and request.reject_reason == "老人已自行解决"
     sent = await chat.press(STAFF, QueueCb(view=QueueFilter.OVERDUE).pack())
     assert request.number not in " ".join(sent[-1].button_texts())
+
+
+async def test_pressing_back_twice_on_the_group_card_is_quiet(
+    chat: Chat, session: AsyncSession, i18n: I18n
+) -> None:
+    await make_people(session)
+    await file_as_retiree(chat, i18n)
+    request = await latest_request(session)
+    back = StaffCb(action=StaffAction.BACK, request_id=request.id).pack()
+    await chat.press(STAFF, back, chat=STAFF_CHAT, message_id=55)
+    chat.session.queue_error(
+        400,
+        "Bad Request: message is not modified: specified new message content and reply markup "
+        "are exactly the same as a current content and reply markup of the message",
+        method="editMessageText",
+    )
+    sent = await chat.press(STAFF, back, chat=STAFF_CHAT, message_id=55)
+    assert [r.method for r in sent] == ["answerCallbackQuery", "editMessageText"]
+    assert (await latest_request(session)).status == RequestStatus.NEW

@@ -6,7 +6,7 @@ every request id against the presser."""
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
@@ -126,7 +126,7 @@ async def queue_filter_chosen(
         return
     await callback.answer()
     text, markup = await _queue_view(session, user, callback_data.view)
-    await callback.message.edit_text(text, reply_markup=markup)  # type: ignore[arg-type]
+    await _edit(callback.message, text, markup)
 
 
 def _render_card(
@@ -191,7 +191,10 @@ async def staff_pressed(
             return
         await callback.answer()
         staff = [(u.id, u.display_name or str(u.telegram_id)) for u in await staff_members(session)]
-        await message.edit_reply_markup(reply_markup=assign_keyboard(request.id, staff))
+        try:
+            await message.edit_reply_markup(reply_markup=assign_keyboard(request.id, staff))
+        except TelegramBadRequest:
+            pass  # pressed twice: the list is already there
         return
     if action == StaffAction.REJECT:
         await _ask_reject_reason(callback, request, user, private, state, bot)
@@ -215,7 +218,16 @@ async def staff_pressed(
         else None
     )
     text, markup = _render_card(request, settings, private, i18n, user_locale=private)
-    await message.edit_text(text, reply_markup=markup)  # type: ignore[arg-type]
+    await _edit(message, text, markup)
+
+
+async def _edit(message: Message, text: str, markup: object) -> None:
+    """Edit in place; two people pressing at once may leave nothing to change."""
+    try:
+        await message.edit_text(text, reply_markup=markup)  # type: ignore[arg-type]
+    except TelegramBadRequest as error:
+        if "not modified" not in str(error):
+            raise
 
 
 async def _send_media(bot: Bot, user: User, request: ServiceRequest) -> None:
