@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from handlers.common import form_keyboard, is_command, register_state_prompt
+from handlers.family import start_link_form
 from handlers.menu import main_menu_keyboard, show_menu
 from models.registration import (
     NAME_MAX_LENGTH,
@@ -32,6 +33,7 @@ from models.registration import (
     list_grids,
     normalize_phone,
     parse_birthday,
+    redeem_invite_code,
     register_retiree,
     set_language,
 )
@@ -300,8 +302,6 @@ async def role_retiree_chosen(message: Message, state: FSMContext) -> None:
 
 @router.message(Onboarding.role, TextIn(role_family_text))
 async def role_family_chosen(message: Message, state: FSMContext) -> None:
-    from handlers.family import start_link_form
-
     await start_link_form(message, state, first_time=True)
 
 
@@ -326,8 +326,6 @@ async def role_invalid(message: Message) -> None:
 async def invite_code_chosen(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:
-    from models.registration import redeem_invite_code
-
     try:
         await redeem_invite_code(session, user, str(message.text))
     except RegistrationError as error:
