@@ -341,3 +341,39 @@ async def test_without_a_supervisor_the_administrators_are_alerted(session) -> N
         (STAFF_CHAT, "remind"),
         (people.admin.telegram_id, "escalate"),
     ]
+
+
+async def test_two_staff_take_at_once_only_one_wins_sqlite(sqlite_database_url: str) -> None:
+    await _race_to_take(sqlite_database_url)
+
+
+@pytest.mark.postgres
+async def test_two_staff_take_at_once_only_one_wins_postgresql(pg_database_url: str) -> None:
+    await _race_to_take(pg_database_url)
+
+
+async def _race_to_take(database_url: str) -> None:
+    engine = create_engine(database_url)
+    sessionmaker = create_sessionmaker(engine)
+    now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    async with sessionmaker() as session:
+        people = await make_people(session)
+        request = await new_request(session, people, now)
+        await session.commit()
+
+    async def take_as(staff_id: int) -> bool:
+        async with sessionmaker() as session:
+            staff = await session.get(type(people.staff), staff_id)
+            try:
+                await rq.take(session, staff, request.id, ctx(now))
+            except RequestError:
+                return False
+            await session.commit()
+            return True
+
+    results = await asyncio.gather(take_as(people.staff.id), take_as(people.staff2.id))
+    assert sorted(results) == [False, True]
+    async with sessionmaker() as session:
+        events = (await session.scalars(select(rq.RequestEvent.action))).all()
+        assert [e.value for e in events].count("accepted") == 1
+    await engine.dispose()
