@@ -68,7 +68,7 @@ def relation_labels() -> list[str]:
     return [_("Son"), _("Daughter"), _("Son-in-law"), _("Daughter-in-law"), _("Grandchild")]
 
 
-def _q_relation() -> str:
+def relation_question() -> str:
     return _("How are you related to the retiree? Tap a button, or type it (for example: nephew).")
 
 
@@ -80,7 +80,7 @@ def _q_name() -> str:
     return _("What is your relative's full name? Please type it.")
 
 
-register_state_prompt(FamilyLinkForm.relation, _q_relation)
+register_state_prompt(FamilyLinkForm.relation, relation_question)
 register_state_prompt(FamilyLinkForm.phone, _q_phone)
 register_state_prompt(FamilyLinkForm.name, _q_name)
 
@@ -98,7 +98,7 @@ async def start_link_form(message: Message, state: FSMContext, *, first_time: bo
         if first_time
         else _("Let's add a relative.")
     )
-    await message.answer(f"{intro}\n{_q_relation()}", reply_markup=relation_keyboard())
+    await message.answer(f"{intro}\n{relation_question()}", reply_markup=relation_keyboard())
 
 
 def _problem(message: Message) -> str:
@@ -128,7 +128,7 @@ async def relation_chosen(message: Message, state: FSMContext) -> None:
             if is_command(message.text) or len(str(message.text)) <= 20
             else _("That is too long. A word or two is enough.")
         )
-        await message.answer(f"{problem}\n{_q_relation()}")
+        await message.answer(f"{problem}\n{relation_question()}")
         return
     await state.update_data(link={"relation": relation})
     await state.set_state(FamilyLinkForm.phone)
@@ -137,7 +137,7 @@ async def relation_chosen(message: Message, state: FSMContext) -> None:
 
 @router.message(FamilyLinkForm.relation, ~AnyMenuButton())
 async def relation_invalid(message: Message) -> None:
-    await message.answer(f"{_problem(message)}\n{_q_relation()}")
+    await message.answer(f"{_problem(message)}\n{relation_question()}")
 
 
 async def _phone_given(message: Message, state: FSMContext, raw: str | None) -> None:

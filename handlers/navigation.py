@@ -15,7 +15,7 @@ from aiogram.utils.i18n import gettext as _
 
 from handlers.common import back_to_menu_texts, is_command, keep_going_hint, state_prompt
 from handlers.menu import MenuButton, register_menu_item, show_menu
-from handlers.onboarding import ask_language
+from handlers.onboarding import ask_language, is_resumable
 from models.users import Role, User
 
 router = Router(name=__name__)
@@ -126,7 +126,13 @@ async def cmd_help(message: Message, state: FSMContext, user: User | None) -> No
 @router.message(Command("language"))
 @router.message(MenuButton("language"))
 async def cmd_language(message: Message, state: FSMContext, user: User, i18n: I18n) -> None:
-    await state.clear()
+    """Registration and the family form resume where they were in the new language; any
+    other form is left (its keyboards are its own)."""
+    current = await state.get_state()
+    if current is not None and is_resumable(current):
+        await state.update_data(_resume=current)
+    else:
+        await state.clear()
     await ask_language(message, state, user, i18n)
 
 

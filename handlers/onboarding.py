@@ -21,8 +21,8 @@ from aiogram.utils.keyboard import ReplyKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from handlers.common import form_keyboard, is_command, register_state_prompt
-from handlers.family import start_link_form
+from handlers.common import form_keyboard, is_command, register_state_prompt, state_prompt
+from handlers.family import FamilyLinkForm, relation_keyboard, relation_question, start_link_form
 from handlers.menu import main_menu_keyboard, show_menu
 from models.registration import (
     NAME_MAX_LENGTH,
@@ -258,10 +258,18 @@ def _problem(message: Message) -> str:
 
 
 @router.message(Onboarding.language, F.text.in_(LANGUAGES))
-async def language_chosen(message: Message, state: FSMContext, user: User, i18n: I18n) -> None:
+async def language_chosen(
+    message: Message, state: FSMContext, session: AsyncSession, user: User, i18n: I18n
+) -> None:
     locale = LANGUAGES[str(message.text)]
     set_language(user, locale)
     i18n.current_locale = locale  # the answer is already in the new language
+    resume = (await state.get_data()).get("_resume")
+    if resume and is_resumable(str(resume)):
+        await state.update_data(_resume=None)
+        await message.answer(_("Done. I will speak English with you from now on."))
+        await ask_again(message, state, session, str(resume))
+        return
     if user.is_onboarded:
         await state.clear()
         await message.answer(
@@ -648,3 +656,54 @@ async def confirm_again(message: Message, user: User) -> None:
         await show_menu(message, user, _("You are already registered. Here is your menu."))
     else:
         await show_menu(message, user)
+
+
+# -- coming back to a step (after /language) ---------------------------------------------------
+
+
+def is_resumable(state_name: str) -> bool:
+    """States whose question `ask_again` can put again, with their own buttons."""
+    return state_name in _RESUMABLE
+
+
+_RESUMABLE = {
+    s.state
+    for s in (
+        Onboarding.role,
+        Onboarding.invite_code,
+        Onboarding.name,
+        Onboarding.phone,
+        Onboarding.birthday,
+        Onboarding.calendar,
+        Onboarding.grid,
+        Onboarding.confirm,
+        Onboarding.change,
+        FamilyLinkForm.relation,
+        FamilyLinkForm.phone,
+        FamilyLinkForm.name,
+    )
+}
+
+
+async def ask_again(
+    message: Message, state: FSMContext, session: AsyncSession, state_name: str
+) -> None:
+    """Puts the question of `state_name` again (in the current language), data kept."""
+    await state.set_state(state_name)
+    if state_name == Onboarding.role.state:
+        await message.answer(_q_role(), reply_markup=role_keyboard())
+    elif state_name == Onboarding.phone.state:
+        await message.answer(_q_phone(), reply_markup=phone_keyboard())
+    elif state_name == Onboarding.calendar.state:
+        await message.answer(_q_calendar(), reply_markup=calendar_keyboard())
+    elif state_name == Onboarding.grid.state:
+        await ask_grid(message, state, session)
+    elif state_name == Onboarding.confirm.state:
+        await show_summary(message, state, session)
+    elif state_name == Onboarding.change.state:
+        has_grids = bool(await list_grids(session))
+        await message.answer(_q_change(), reply_markup=change_keyboard(has_grids))
+    elif state_name == FamilyLinkForm.relation.state:
+        await message.answer(relation_question(), reply_markup=relation_keyboard())
+    else:
+        await message.answer(state_prompt(state_name) or "", reply_markup=form_keyboard())

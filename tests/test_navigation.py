@@ -141,3 +141,25 @@ async def test_admins_also_get_invite_in_their_chat(
     for request in sent[3:]:
         assert request.params["scope"] == {"type": "chat", "chat_id": 900001}
         assert request.params["commands"][-1]["command"] == "invite"
+
+
+async def test_language_change_mid_registration_keeps_the_answers(
+    chat: Chat, session: AsyncSession
+) -> None:
+    person = Person(id=40003, first_name="Wu", language_code="zh-hans")
+    await choose_language(chat, person, "zh_Hans")
+    await chat.send(person, "👴 我是退休老人")
+    await chat.send(person, "吴玉珍")
+    await chat.send(person, "13600001111")
+    await chat.send(person, "1950-02-03")
+    sent = await chat.send(person, "/language")
+    assert only_message(sent).button_texts() == ["简体中文", "繁體中文", "English"]
+    sent = await chat.send(person, "English")
+    done, question = (r for r in sent if r.method == "sendMessage")
+    assert done.text == "Done. I will speak English with you from now on."
+    assert "solar or by the lunar" in question.text
+    assert question.button_texts()[:2] == ["☀️ Solar calendar (Gregorian)", "🌙 Lunar calendar"]
+    sent = await chat.send(person, "☀️ Solar calendar (Gregorian)")
+    summary = only_message(sent)
+    assert "吴玉珍" in summary.text and "13600001111" in summary.text
+    assert "1950-02-03 (solar calendar)" in summary.text
