@@ -78,12 +78,9 @@ class NotMenuText(Filter):
     press goes on to the menu item's own handler instead."""
 
     async def __call__(self, message: Message, i18n: I18n) -> bool:
-        from handlers.menu import _ITEMS, _texts_in_all_locales
+        from handlers.menu import is_menu_text
 
-        text = message.text
-        if not text:
-            return True
-        return all(text not in _texts_in_all_locales(item, i18n) for item in _ITEMS.values())
+        return not is_menu_text(message.text, i18n)
 
 
 def one_per_row(builder: InlineKeyboardBuilder) -> InlineKeyboardMarkup:
