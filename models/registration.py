@@ -376,6 +376,14 @@ async def decide_family_link(
     return link
 
 
+async def approve_family_link(session: AsyncSession, actor: User, link_id: int) -> FamilyLink:
+    return await decide_family_link(session, actor, link_id, approve=True)
+
+
+async def reject_family_link(session: AsyncSession, actor: User, link_id: int) -> FamilyLink:
+    return await decide_family_link(session, actor, link_id, approve=False)
+
+
 async def links_of(session: AsyncSession, family_user_id: int) -> list[FamilyLink]:
     """All of a family member's links (pending, approved and declined), for "My family"."""
     result = await session.scalars(
