@@ -7,7 +7,9 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.utils.i18n import I18n, gettext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -39,8 +41,17 @@ def create_dispatcher(
         storage = create_storage(settings.redis_url, sessionmaker)
     if i18n is None:
         i18n = create_i18n(settings.default_locale)
+    # One update at a time per person: two quick messages must not race on their form state.
+    # Across processes (Redis) the lock lives in Redis too.
+    isolation: BaseEventIsolation = (
+        storage.create_isolation() if isinstance(storage, RedisStorage) else SimpleEventIsolation()
+    )
     dispatcher = Dispatcher(
-        storage=storage, settings=settings, sessionmaker=sessionmaker, i18n=i18n
+        storage=storage,
+        events_isolation=isolation,
+        settings=settings,
+        sessionmaker=sessionmaker,
+        i18n=i18n,
     )
     dispatcher.update.outer_middleware(DbSessionMiddleware(sessionmaker))
     dispatcher.update.outer_middleware(CurrentUserMiddleware(settings.admin_ids))
