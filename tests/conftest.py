@@ -4,6 +4,7 @@ Bot + Dispatcher factory with a recording session in place of Telegram, and a ch
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import uuid
@@ -175,3 +176,35 @@ def dispatcher(
 @pytest.fixture
 def chat(dispatcher: Dispatcher, bot: Bot, recording: RecordingSession) -> Chat:
     return Chat(dispatcher, bot, recording)
+
+
+class _ErrorRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def no_swallowed_handler_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The error handler turns any exception into a kind "sorry" message, which would let a
+    conversation test pass on a broken handler. Fail the test instead, with the traceback,
+    unless it is marked `handler_errors_expected`."""
+    handler = _ErrorRecords()
+    logger = logging.getLogger("handlers.errors")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    if handler.records and request.node.get_closest_marker("handler_errors_expected") is None:
+        formatter = logging.Formatter()
+        details = "\n".join(
+            record.getMessage()
+            + "\n"
+            + (formatter.formatException(record.exc_info) if record.exc_info else "")
+            for record in handler.records
+        )
+        pytest.fail(f"a handler raised and the error handler hid it:\n{details}")

@@ -18,6 +18,9 @@ from models import ProcessedUpdate, load_or_create_user
 from tests.chat import Chat, Person
 from tests.recording import BOT_ID
 
+# These tests make handlers fail on purpose.
+pytestmark = pytest.mark.handler_errors_expected
+
 SORRY = {
     "zh_Hans": "抱歉，我们这边出了点问题。您填写的内容都还在，请再试一次。",
     "zh_Hant": "抱歉，我們這邊出了點問題。您填寫的內容都還在，請再試一次。",

@@ -66,6 +66,7 @@ async def test_the_same_update_twice_gets_one_answer(ping_chat: Chat, sessionmak
     assert await marks(sessionmaker, update["update_id"]) == 1
 
 
+@pytest.mark.handler_errors_expected
 async def test_a_failed_update_is_handled_again_when_redelivered(
     ping_chat: Chat, sessionmaker
 ) -> None:
