@@ -98,17 +98,12 @@ async def _retry(
     return False, None
 
 
-async def set_bot_commands(bot: Bot, i18n: I18n) -> None:
-    """The command list shown by Telegram, from the onboarding capability when present."""
+async def set_bot_commands(bot: Bot, i18n: I18n, admin_ids: list[int] | None = None) -> None:
+    """The command list shown by Telegram in each language; administrators also see theirs."""
+    from handlers.commands import set_commands
+
     try:
-        from handlers.commands import set_commands
-    except ModuleNotFoundError as exc:
-        if exc.name != "handlers.commands":
-            raise
-        log.info("no command list to set (handlers.commands is not installed)")
-        return
-    try:
-        await set_commands(bot, i18n)
+        await set_commands(bot, i18n, admin_ids or ())
     except TelegramUnauthorizedError:
         raise
     except TelegramAPIError as exc:
@@ -303,7 +298,7 @@ async def run_bot(
             "on" if with_sender else "off",
             "on" if with_scheduler else "off",
         )
-        await set_bot_commands(bot, i18n)
+        await set_bot_commands(bot, i18n, settings.admin_ids)
         if with_sender:
             sender = create_sender(bot, runtime.sessionmaker, i18n, settings)
             if sender is not None:

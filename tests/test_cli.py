@@ -196,6 +196,13 @@ async def test_run_bot_polls_processes_and_stops_in_order(
     methods = [r.method for r in session.requests]
     assert methods.index("deleteWebhook") < methods.index("getUpdates")
     assert not seen("setWebhook")
+    # The bootstrap administrators' own command list (with /invite) is set at start-up.
+    admin_scopes = [
+        r.params["scope"]
+        for r in session.requests
+        if r.method == "setMyCommands" and r.params.get("scope", {}).get("type") == "chat"
+    ]
+    assert {scope["chat_id"] for scope in admin_scopes} == set(settings.admin_ids)
 
     update = chat.message_update(Person(id=6401, first_name="褚"), text="edited")
     update["edited_message"] = update.pop("message")
