@@ -46,9 +46,11 @@ class Settings(BaseSettings):
     outbox_rate_per_second: float = Field(default=20.0, gt=0)
     outbox_max_attempts: int = Field(default=8, ge=1)
     throttle_seconds: float = Field(default=0.3, ge=0)
+    # Hours before an activity at which participants are reminded ("24,2").
+    activity_reminder_hours: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [24, 2])
     log_level: str = "INFO"
 
-    @field_validator("admin_ids", mode="before")
+    @field_validator("admin_ids", "activity_reminder_hours", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):

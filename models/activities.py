@@ -28,13 +28,13 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     select,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from models import outbox
 from models.base import Base, CreatedAtMixin, utcnow
-from models.outbox import OutboxMessage, OutboxStatus, enqueue
+from models.outbox import enqueue
 from models.users import RetireeProfile, User, _enum, family_of, may_act_for
 
 
@@ -394,20 +394,8 @@ def office_timezone() -> str:
 
 
 async def cancel_pending(session: AsyncSession, dedup_prefix: str) -> int:
-    """Withdraw queued, not yet sent messages whose dedup key starts with the prefix (the
-    outbox's own `cancel_pending` when present)."""
-    try:
-        from models.outbox import cancel_pending as outbox_cancel_pending
-    except ImportError:  # pragma: no cover - older outbox module
-        result = await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.dedup_key.startswith(dedup_prefix, autoescape=True))
-            .where(OutboxMessage.status == OutboxStatus.PENDING)
-            .values(status=OutboxStatus.CANCELLED)
-            .execution_options(synchronize_session=False)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
-    return await outbox_cancel_pending(session, dedup_prefix=dedup_prefix)
+    """Withdraw queued, not yet sent messages whose dedup key starts with the prefix."""
+    return await outbox.cancel_pending(session, dedup_prefix=dedup_prefix)
 
 
 # -- sign-up, cancellation, promotion ------------------------------------------------------
@@ -884,10 +872,8 @@ FEEDBACK_WINDOW = timedelta(days=7)  # attendance marked later than this: don't 
 
 def reminder_hours(settings: Any = None) -> tuple[int, ...]:
     """Hours before the start at which participants are reminded: the setting
-    `activity_reminder_hours` if Settings has it, else env ACTIVITY_REMINDER_HOURS ("24,2")."""
+    `activity_reminder_hours` (ACTIVITY_REMINDER_HOURS, "24,2") when given."""
     raw = getattr(settings, "activity_reminder_hours", None)
-    if raw is None:
-        raw = os.environ.get("ACTIVITY_REMINDER_HOURS")
     if raw is None:
         return DEFAULT_REMINDER_HOURS
     if isinstance(raw, str):

@@ -207,9 +207,12 @@ async def test_pending_reminder_withdrawn_when_sign_up_cancelled(session: AsyncS
 
 
 async def test_reminder_hours_are_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.config import Settings
+
     assert reminder_hours() == (24, 2)
+    assert reminder_hours(Settings(_env_file=None)) == (24, 2)  # type: ignore[call-arg]
     monkeypatch.setenv("ACTIVITY_REMINDER_HOURS", "48, 3")
-    assert reminder_hours() == (48, 3)
+    assert reminder_hours(Settings(_env_file=None)) == (48, 3)  # type: ignore[call-arg]
 
     class WithSetting:
         activity_reminder_hours = [1]
