@@ -792,10 +792,6 @@ async def test_a_person_blocks_the_bot_and_comes_back_with_start(
     i18n: I18n,
     database_url: str,
 ) -> None:
-    if database_url.startswith("sqlite"):
-        # /start writes FSM state inside the update: on SQLite that waits for the update's own
-        # write lock (/work/notes/FSM_SQLITE_DEADLOCK.md); PostgreSQL only until that is fixed.
-        pytest.skip("FSM writes inside an update deadlock on SQLite for now")
     person = Person(id=880001, first_name="Li Wei", language_code="en-GB")
     await chat.send(person, "/start")
     user_id = await session.scalar(select(User.id).where(User.telegram_id == person.id))
