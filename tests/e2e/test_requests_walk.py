@@ -196,7 +196,7 @@ async def test_a_request_walks_from_intake_to_rating(
         card = await wait_for(sandbox, group, containing(number), "the staff card")
         print(f"{time.monotonic() - began:5.1f}s card in the staff group")
         card_id = card["message_id"]
-        for part in ("王秀英", "13811020301", "等待接单", DESCRIPTION, "📷"):
+        for part in ("王秀英", "13811020301", "等待接单", "受理时限", DESCRIPTION, "📷"):
             assert part in message_text(card), message_text(card)
         await press(caseworker_in_group, card, "接单")
         card = message_by_id(sandbox, group, card_id)
@@ -215,7 +215,8 @@ async def test_a_request_walks_from_intake_to_rating(
         assert "photo" in media, media
         print(f"{time.monotonic() - began:5.1f}s taken; retiree and son told")
 
-        # 4. Non-staff presses on the staff buttons are refused and change nothing.
+        # 3. Non-staff presses on the staff buttons are refused and change nothing: the
+        # retiree forging the card's "start" in her own chat, her son pressing the real card.
         start_data = button(card, "开始办理")["callback_data"]
         before = message_text(card)
         forged = await sandbox.user_presses(
@@ -231,7 +232,7 @@ async def test_a_request_walks_from_intake_to_rating(
         await asyncio.sleep(1.0)  # a wrong change would have been made by now
         assert message_text(message_by_id(sandbox, group, card_id)) == before
 
-        # 3. 刘芳 starts on the card, then marks it done from her private queue.
+        # 4. 刘芳 starts on the card, then marks it done from her private queue.
         card = message_by_id(sandbox, group, card_id)
         await press(caseworker_in_group, card, "开始办理")
         card = message_by_id(sandbox, group, card_id)
@@ -256,9 +257,11 @@ async def test_a_request_walks_from_intake_to_rating(
         )
         assert not buttons_of(card), buttons_of(card)
         await wait_for(sandbox, SON_ID, containing(number, "已办好"), "done")
+        cards = [m for m in sandbox.messages(group) if number in message_text(m)]
+        assert [m["message_id"] for m in cards] == [card_id], "one card, edited, never re-sent"
         print(f"{time.monotonic() - began:5.1f}s done; the group card is edited in place")
 
-        # 王秀英 is asked to rate; two stars alert the office head; she skips the comment.
+        # 5. 王秀英 is asked to rate; two stars alert the office head; she skips the comment.
         question = await wait_for(
             sandbox, RETIREE_ID, containing(number, "您满意吗"), "the rating question"
         )
@@ -272,8 +275,15 @@ async def test_a_request_walks_from_intake_to_rating(
     finally:
         for person in people:
             print(f"--- chat {person.chat_id} as {person.user_id} ---\n{person.transcript()}")
+        for chat_id in (RETIREE_ID, SON_ID, HEAD_ID, CASEWORKER_ID, group):
+            print(f"--- what the bot left in chat {chat_id} ---")
+            for message in sandbox.messages(chat_id):
+                print(f"#{message['message_id']}: {message_text(message)!r} {buttons_of(message)}")
+            for event in sandbox.events(chat_id):
+                if event["type"] == "answer":
+                    print(f"answer to {event['user_id']}: {event['text']!r}")
 
-    # 5. Every call was valid Bot API, none failed, and SIGTERM stops the process cleanly.
+    # 6. Every call was valid Bot API, none failed, and SIGTERM stops the process cleanly.
     assert check_all_requests(sandbox) > 0
     failed = [(r.method, r.status) for r in sandbox.requests if r.status not in (200, 0)]
     assert not failed, f"Bot API calls that failed: {failed}"
