@@ -186,9 +186,14 @@ async def a_retiree_browses_and_signs_up(sandbox: Any) -> dict[str, Any]:
     await expect(li, li.tap("上一页"), "(1/2)")
 
     await expect(li, li.tap("按类别看"), "您想看哪一类活动")
+    nothing = await expect(li, li.tap("志愿服务"), "现在暂时没有可以报名的活动")
+    assert "🏷 按类别看" in button_texts(nothing), button_texts(nothing)
+    await expect(li, li.tap("按类别看"), "您想看哪一类活动")
     calligraphy = await expect(li, li.tap("书画"), "书画")
     assert [t for t in button_texts(calligraphy) if CALLIGRAPHY in t], button_texts(calligraphy)
 
+    await expect(li, li.tap(CALLIGRAPHY), "名额：12 人，已报 2 人")
+    await expect(li, li.tap("回到活动列表"), "书画")  # back to the filtered list
     details = await expect(li, li.tap(CALLIGRAPHY), "名额：12 人，已报 2 人")
     text = message_text(details)
     assert "幸福里社区活动室" in text and "组织者：刘芳" in text and "老花镜" in text, text
@@ -227,6 +232,8 @@ async def the_waiting_list_moves(sandbox: Any) -> None:
     assert "✅ 已报名" in message_text(mine), message_text(mine)
     ask = await expect(wu, wu.tap(f"{OUTING}"), "要取消吴振华", OUTING)
     assert button_texts(ask) == ["✅ 是的，取消报名", "↩️ 不取消"], button_texts(ask)
+    await expect(wu, wu.tap("不取消"), "报名保留")  # second thoughts: the place is kept
+    ask = await expect(wu, wu.tap(f"{OUTING}"), "要取消吴振华", OUTING)
     stale_confirm = (button_data(ask, "是的，取消报名"), ask["message_id"])
     await expect(wu, wu.tap("是的，取消报名"), f"“{OUTING}”的报名已取消")
 
@@ -283,14 +290,21 @@ async def a_caseworker_creates_an_activity(sandbox: Any) -> str:
     assert MENU_ACTIVITIES not in liu.keyboard(), liu.keyboard()
     await expect(liu, liu.tap(MENU_MANAGE), "活动（即将举行的和最近两周的）")
     await expect(liu, liu.tap("新建活动"), "活动叫什么名字")
+    # Bad input on the way: each gets a kind hint and the question again; nothing is lost.
+    await expect(liu, liu.send("/frobnicate"), "活动叫什么名字")
+    await expect(liu, liu.send("长" * 300), "太长了", "活动叫什么名字")
     await expect(liu, liu.send(NEW_TITLE), "属于哪一类")
+    await expect(liu, liu.send("唱歌"), "请点下面的一个类别按钮")
     assert "🎵 歌唱音乐" in liu.keyboard(), liu.keyboard()
     await expect(liu, liu.tap("歌唱音乐"), "用几句话介绍一下")
     await expect(liu, liu.tap("跳过"), "在哪里举办")
     await expect(liu, liu.send("幸福里社区活动室（2号楼一层）"), "什么时候开始")
     day = (utcnow().astimezone(OFFICE_TZ) + timedelta(days=6)).date()
+    await expect(liu, liu.send("下礼拜一下午"), "抱歉，我没看懂", "什么时候开始")
+    await expect(liu, liu.send("2020-01-06 15:00"), "这个时间已经过去了", "什么时候开始")
     await expect(liu, liu.send(f"{day:%Y-%m-%d} 15:00"), "什么时候结束")
     await expect(liu, liu.tap("跳过"), "有多少个名额")
+    await expect(liu, liu.send("很多"), "请写一个整数", "有多少个名额")
     await expect(liu, liu.send("25"), "报名到什么时候截止")
     await expect(liu, liu.tap("跳过"), "每周都办吗")
     summary = await expect(liu, liu.tap("只办一次"), "请核对一下")
@@ -377,6 +391,12 @@ async def test_activities_walk(
     await forged_buttons_get_a_kind_answer(sandbox, copy.deepcopy(catalogue))
     steps.append(("forged buttons", time.monotonic() - step_began))
     print("steps:", ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps))
+
+    for chat in (LI, WANG, WU, CHEN, WANG_SON, STAFF_LIU):
+        print(f"--- chat {chat} ---")
+        for message in sandbox.messages(chat):
+            who = "BOT" if is_bot_message(message) else "USER"
+            print(f"{who}: {message_text(message)} {button_texts(message)}")
 
     # Every callback query was answered.
     presses = [
