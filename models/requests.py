@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, CreatedAtMixin, utcnow
-from models.outbox import enqueue
+from models.outbox import cancel_pending, enqueue
 from models.users import (
     FamilyLink,
     Grid,
@@ -695,6 +695,10 @@ async def _after_change(
 ) -> None:
     request.updated_at = now
     await session.flush()
+    # Edits still waiting in the outbox (a group is paced at one message per few seconds) show
+    # an older state: withdraw them, whether the card is re-queued here or was just edited
+    # directly by the handler, so a late old edit never overwrites a newer card.
+    await cancel_pending(session, dedup_prefix=f"{_card_key(request.id)}:")
     if update_card:
         await _post_card(session, request, staff_chat_id, now, tz, version=f"e{event.id}")
     await _tell_requester_side(session, request, event, actor)
@@ -1013,6 +1017,9 @@ async def scan_requests(
                 session, request, deadline, "remind", first, staff_chat_id, now, tz
             )
             level = 1
+            # The group card shows the ⏰ mark from now on (once per deadline: level 0 -> 1).
+            await cancel_pending(session, dedup_prefix=f"{_card_key(request.id)}:")
+            await _post_card(session, request, staff_chat_id, now, tz, version=f"late-{deadline}")
         if level < 2 and due + escalate_after <= now:
             queued += await _remind_overdue(
                 session, request, deadline, "escalate", boss, staff_chat_id, now, tz
