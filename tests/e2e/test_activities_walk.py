@@ -2,8 +2,9 @@
 against the sandbox Bot API server and the demo office. People read the bot's messages and tap
 the buttons it sent: a retiree browses, pages, filters and signs up; the full outing's waiting
 list moves when a participant cancels (the notice is pushed through the outbox by the sender in
-the bot process); a daughter signs her mother up; a caseworker creates an activity with the
-guided form and a retiree finds it; stale and forged buttons get a kind answer; every Bot API
+the bot process); a son signs his mother up; a caseworker creates an activity with the
+guided form (with some bad input) and a retiree finds it; stale and forged buttons get a kind
+answer; every Bot API
 call was valid and SIGTERM stops the process cleanly."""
 
 from __future__ import annotations
