@@ -4,8 +4,7 @@ the buttons it sent: a retiree browses, pages, filters and signs up; the full ou
 list moves when a participant cancels (the notice is pushed through the outbox by the sender in
 the bot process); a son signs his mother up; a caseworker creates an activity with the
 guided form (with some bad input) and a retiree finds it; stale and forged buttons get a kind
-answer; every Bot API
-call was valid and SIGTERM stops the process cleanly."""
+answer; every Bot API call was valid and SIGTERM stops the process cleanly."""
 
 from __future__ import annotations
 
