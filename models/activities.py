@@ -517,6 +517,19 @@ async def _promote(
     return promoted
 
 
+async def registration_seen_by(
+    session: AsyncSession, actor: User, registration_id: int
+) -> Registration:
+    """A sign-up as seen by someone who may act for its participant; anyone else learns
+    nothing about it (not even whose it is), whatever id a button carries."""
+    registration = await session.get(Registration, registration_id)
+    if registration is None:
+        raise ActivityError(ActivityErrorCode.NOT_FOUND)
+    if not await may_act_for(session, actor, registration.profile_id):
+        raise ActivityError(ActivityErrorCode.FORBIDDEN)
+    return registration
+
+
 async def cancel_registration(
     session: AsyncSession,
     actor: User,

@@ -16,9 +16,9 @@ from handlers.activities.keyboards import confirm_cancel_keyboard, format_when
 from handlers.menu import MenuButton
 from models.activities import (
     ActivityError,
-    Registration,
     RegistrationStatus,
     cancel_registration,
+    registration_seen_by,
     registrations_of,
     waitlist_position,
 )
@@ -70,10 +70,6 @@ async def cmd_my_activities(
     await message.answer(text, reply_markup=markup)
 
 
-async def _registration(session: AsyncSession, registration_id: int) -> Registration | None:
-    return await session.get(Registration, registration_id)
-
-
 @router.callback_query(RegCb.filter(F.action == RegAction.ASK))
 async def cancel_asked(
     query: CallbackQuery,
@@ -82,9 +78,13 @@ async def cancel_asked(
     user: User | None,
     settings: Settings,
 ) -> None:
-    registration = await _registration(session, callback_data.registration_id)
-    if user is None or registration is None:
-        await query.answer(_("Sorry, this activity is no longer available."), show_alert=True)
+    if user is None:
+        await query.answer(not_registered_text(), show_alert=True)
+        return
+    try:
+        registration = await registration_seen_by(session, user, callback_data.registration_id)
+    except ActivityError as error:
+        await query.answer(error_text(error), show_alert=True)
         return
     if registration.status == RegistrationStatus.CANCELLED:
         await query.answer(_("This sign-up was already cancelled."), show_alert=True)

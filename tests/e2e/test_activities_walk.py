@@ -465,11 +465,6 @@ async def registration_id_of(database_url: str, title: str, full_name: str) -> i
         await engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: handlers/activities/mine.py cancel_asked does not check may_act_for: a forged "
-    "`arg:a:<id>` shows anyone whose place it is, at which activity and when",
-)
 async def test_forged_cancel_question_keeps_someone_elses_place_private(
     sandbox: Any, seeded: DemoPeople, bot_env: Any, start_bot: Any, e2e_database_url: str
 ) -> None:
