@@ -86,7 +86,7 @@ async def test_staff_creates_a_weekly_series_with_the_form(
     summary = last_message(await chat.send(STAFF, "12"))
     assert "每周一次，共 12 次" in summary.text and "太极拳入门" in summary.text
     done = last_message(await chat.send(STAFF, "✅ 创建"))
-    assert "已创建“太极拳入门”" in done.text
+    assert "已创建“太极拳入门”，每周一次，共 12 次" in done.text
 
     activities = list(await session.scalars(select(Activity).order_by(Activity.starts_at)))
     assert len(activities) == 12

@@ -665,11 +665,14 @@ async def confirm_chosen(
         await message.answer(error_text(error))
         return
     await state.clear()
-    text = ngettext(
-        "Created: “{title}”. People can sign up now.",
-        "Created: “{title}”, {n} weekly sessions. People can sign up now.",
-        len(created),
-    ).format(title=draft.title, n=len(created))
+    if len(created) == 1:
+        text = _("Created: “{title}”. People can sign up now.").format(title=draft.title)
+    else:  # a weekly series: say how many sessions (not a plural of the one-off message)
+        text = ngettext(
+            "Created: “{title}”, {n} weekly session. People can sign up now.",
+            "Created: “{title}”, {n} weekly sessions. People can sign up now.",
+            len(created),
+        ).format(title=draft.title, n=len(created))
     await message.answer(text, reply_markup=main_menu_keyboard(user))
 
 

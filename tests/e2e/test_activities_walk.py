@@ -312,7 +312,8 @@ async def a_caseworker_creates_an_activity(sandbox: Any) -> str:
     assert NEW_TITLE in text and "名额：25 人" in text and "🎵 歌唱音乐" in text, text
     assert f"{day.month}月{day.day}日" in text and "15:00" in text, text
     assert "每周一次" not in text, text
-    await expect(liu, liu.tap("创建"), f"已创建“{NEW_TITLE}”", "现在可以报名了")
+    created = await expect(liu, liu.tap("创建"), f"已创建“{NEW_TITLE}”", "现在可以报名了")
+    assert "共 1 次" not in message_text(created), liu.transcript()  # a one-off: no "1 session"
     assert any(MENU_MANAGE in b for b in liu.keyboard()), liu.keyboard()  # the menu is back
 
     listed = await expect(liu, liu.tap(MENU_MANAGE), "活动（即将举行的和最近两周的）")
