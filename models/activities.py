@@ -34,7 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import outbox
 from models.base import Base, CreatedAtMixin, utcnow
-from models.outbox import enqueue
+from models.outbox import enqueue_to
 from models.users import RetireeProfile, User, _enum, family_of, may_act_for
 
 
@@ -375,10 +375,9 @@ async def _notify(
     }
     for user in await _recipients(session, registration):
         user_params = {**base, "self": registration.profile.user_id == user.id}
-        if await enqueue(
+        if await enqueue_to(
             session,
-            chat_id=user.telegram_id,
-            user_id=user.id,
+            user,
             kind=kind,
             params=user_params,
             dedup_key=f"{key}:u{user.id}",
@@ -464,10 +463,9 @@ async def sign_up(
     retiree = registration.profile.user
     if retiree is not None and retiree.id != actor.id:
         # A relative (or staff) signed them up: the retiree hears it too.
-        await enqueue(
+        await enqueue_to(
             session,
-            chat_id=retiree.telegram_id,
-            user_id=retiree.id,
+            retiree,
             kind="act.signed_up_for_you",
             params={
                 **_activity_params(activity),
@@ -959,10 +957,9 @@ async def _scan_feedback(session: AsyncSession, now: datetime, tz: str) -> int:
         if not recipients and registration.registered_by is not None:
             recipients = [registration.registered_by]
         for user in recipients:
-            if await enqueue(
+            if await enqueue_to(
                 session,
-                chat_id=user.telegram_id,
-                user_id=user.id,
+                user,
                 kind="act.feedback",
                 params={
                     **_activity_params(registration.activity),

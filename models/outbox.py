@@ -95,6 +95,28 @@ STALE_AFTER = timedelta(minutes=5)
 UNREACHABLE_ERROR = "recipient unreachable: they blocked the bot (until they /start again)"
 
 
+async def enqueue_to(
+    session: AsyncSession,
+    user: User,
+    *,
+    kind: str,
+    dedup_key: str,
+    params: dict[str, Any] | None = None,
+    due_at: datetime | None = None,
+) -> bool:
+    """Queue a message for one person's private chat (their chat id is their Telegram id); it
+    is rendered in their language and skipped while they have blocked the bot."""
+    return await enqueue(
+        session,
+        chat_id=user.telegram_id,
+        user_id=user.id,
+        kind=kind,
+        dedup_key=dedup_key,
+        params=params,
+        due_at=due_at,
+    )
+
+
 def _sending_chats() -> Any:
     """Chats with a message in flight: their next message waits, so each chat gets its
     messages in order even when several senders share the table."""

@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
-from models.outbox import enqueue
+from models.outbox import enqueue_to
 from models.users import FamilyLink, Grid, InviteCode, LinkStatus, RetireeProfile, Role, User
 
 SUPPORTED_LANGUAGES = ("zh_Hans", "zh_Hant", "en")
@@ -319,10 +319,9 @@ async def request_family_link(
     to_retiree = bool(approvers) and approvers[0].id == profile.user_id
     attempt = int(utcnow().timestamp())
     for approver in approvers:
-        await enqueue(
+        await enqueue_to(
             session,
-            chat_id=approver.telegram_id,
-            user_id=approver.id,
+            approver,
             kind="family.link_request" if to_retiree else "family.link_request_staff",
             params={
                 "link_id": link.id,
@@ -360,10 +359,9 @@ async def decide_family_link(
     link.decided_by_id = actor.id
     link.decided_at = now
     family_user = link.family_user
-    await enqueue(
+    await enqueue_to(
         session,
-        chat_id=family_user.telegram_id,
-        user_id=family_user.id,
+        family_user,
         kind="family.link_decided",
         params={
             "link_id": link.id,

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, CreatedAtMixin, utcnow
-from models.outbox import cancel_pending, enqueue
+from models.outbox import cancel_pending, enqueue, enqueue_to
 from models.users import (
     FamilyLink,
     Grid,
@@ -538,10 +538,9 @@ async def _tell_requester_side(
     for person in await requester_side(session, request):
         if actor is not None and person.id == actor.id:
             continue
-        await enqueue(
+        await enqueue_to(
             session,
-            chat_id=person.telegram_id,
-            user_id=person.id,
+            person,
             kind="request.status",
             params={
                 "request_id": request.id,
@@ -562,10 +561,9 @@ async def _send_media_to(session: AsyncSession, request: ServiceRequest, staff: 
     """The voice notes and photos go privately to whoever handles the request."""
     total = len(request.attachments)
     for index, attachment in enumerate(request.attachments, start=1):
-        await enqueue(
+        await enqueue_to(
             session,
-            chat_id=staff.telegram_id,
-            user_id=staff.id,
+            staff,
             kind="request.media",
             params={
                 "request_id": request.id,
@@ -752,10 +750,9 @@ async def assign(
     await _after_change(session, request, event, actor, ctx.now, ctx.tz, ctx.staff_chat_id,
                         ctx.update_card)  # fmt: skip
     if assignee.id != actor.id:
-        await enqueue(
+        await enqueue_to(
             session,
-            chat_id=assignee.telegram_id,
-            user_id=assignee.id,
+            assignee,
             kind="request.assigned",
             params={**card_params(request, ctx.now, ctx.tz), "by": actor.display_name},
             dedup_key=f"request:{request.id}:assigned:{event.id}",
@@ -843,10 +840,9 @@ async def cancel(
     event = _record(session, request, actor, EventAction.CANCELLED)
     await _after_change(session, request, event, actor, now, tz, staff_chat_id, True)
     if request.assignee is not None:
-        await enqueue(
+        await enqueue_to(
             session,
-            chat_id=request.assignee.telegram_id,
-            user_id=request.assignee.id,
+            request.assignee,
             kind="request.cancelled_staff",
             params={"request_id": request.id, "number": request.number},
             dedup_key=f"request:{request.id}:cancelled:to:{request.assignee.id}",
@@ -858,10 +854,9 @@ async def _ask_rating(session: AsyncSession, request: ServiceRequest, stage: str
     person = requester_user(request)
     if person is None:
         return False
-    return await enqueue(
+    return await enqueue_to(
         session,
-        chat_id=person.telegram_id,
-        user_id=person.id,
+        person,
         kind="request.rate" if stage == "ask" else "request.rate_reminder",
         params={
             "request_id": request.id,
@@ -878,10 +873,9 @@ async def _alert_supervisors_low_rating(
     session: AsyncSession, request: ServiceRequest, stage: str
 ) -> None:
     for supervisor in await supervisors(session):
-        await enqueue(
+        await enqueue_to(
             session,
-            chat_id=supervisor.telegram_id,
-            user_id=supervisor.id,
+            supervisor,
             kind="request.low_rating",
             params={
                 "request_id": request.id,
@@ -973,10 +967,9 @@ async def _remind_overdue(
         )
     for person in recipients:
         key = f"request:{request.id}:overdue:{deadline}:{stage}:to:{person.id}"
-        queued += await enqueue(
+        queued += await enqueue_to(
             session,
-            chat_id=person.telegram_id,
-            user_id=person.id,
+            person,
             kind="request.overdue",
             params=params,
             dedup_key=key,

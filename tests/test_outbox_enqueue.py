@@ -16,6 +16,7 @@ from models.outbox import (
     cancel_pending,
     claim_due,
     enqueue,
+    enqueue_to,
     mark_user_unreachable,
     release,
     resume_stale,
@@ -54,6 +55,16 @@ async def test_enqueue_is_idempotent_on_the_dedup_key(session: AsyncSession) -> 
     await session.commit()
     assert len(stored) == 1 and stored[0].params == {}
     assert stored[0].status == OutboxStatus.PENDING and stored[0].attempts == 0
+
+
+async def test_enqueue_to_addresses_the_persons_private_chat(session: AsyncSession) -> None:
+    person = User(telegram_id=7_700_123, display_name="王秀英")
+    session.add(person)
+    await session.flush()
+    assert await enqueue_to(session, person, kind="test.ping", dedup_key="to:1", params={"a": 1})
+    row = await session.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key == "to:1"))
+    assert row is not None
+    assert (row.chat_id, row.user_id, row.params) == (7_700_123, person.id, {"a": 1})
 
 
 async def test_enqueue_belongs_to_the_callers_transaction(session: AsyncSession) -> None:
