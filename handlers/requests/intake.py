@@ -15,12 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from handlers.common import form_keyboard, is_command, register_state_prompt
-from handlers.menu import MenuButton, main_menu_keyboard, register_menu_item
+from handlers.menu import AnyMenuButton, MenuButton, main_menu_keyboard, register_menu_item
 from handlers.requests.keyboards import (
     DATE_CHOICES,
     IntakeCb,
     IntakeStep,
-    NotMenuText,
     category_keyboard,
     date_keyboard,
     summary_keyboard,
@@ -209,7 +208,7 @@ async def description_done(message: Message, state: FSMContext) -> None:
     await _ask_when(message, state)
 
 
-@router.message(IntakeForm.description, F.text, NotMenuText())
+@router.message(IntakeForm.description, F.text, ~AnyMenuButton())
 async def description_text(message: Message, state: FSMContext) -> None:
     text = (message.text or "").strip()
     if is_command(text):
@@ -272,7 +271,7 @@ async def _ack_piece(message: Message) -> None:
     )
 
 
-@router.message(IntakeForm.description, NotMenuText())
+@router.message(IntakeForm.description, ~AnyMenuButton())
 async def description_invalid(message: Message) -> None:
     await message.answer(
         _(

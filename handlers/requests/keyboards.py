@@ -7,10 +7,8 @@ import enum
 from datetime import date, timedelta
 from typing import Any
 
-from aiogram.filters import Filter
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -71,16 +69,6 @@ class StaffCb(CallbackData, prefix="rqs"):
 
 class QueueCb(CallbackData, prefix="rqq"):
     view: QueueFilter
-
-
-class NotMenuText(Filter):
-    """A free-text step must not swallow a main-menu button pressed in the middle of it: the
-    press goes on to the menu item's own handler instead."""
-
-    async def __call__(self, message: Message, i18n: I18n) -> bool:
-        from handlers.menu import is_menu_text
-
-        return not is_menu_text(message.text, i18n)
 
 
 def one_per_row(builder: InlineKeyboardBuilder) -> InlineKeyboardMarkup:

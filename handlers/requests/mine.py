@@ -12,11 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from handlers.common import is_command, register_state_prompt
-from handlers.menu import MenuButton, main_menu_keyboard, register_menu_item
+from handlers.menu import AnyMenuButton, MenuButton, main_menu_keyboard, register_menu_item
 from handlers.requests.keyboards import (
     MineAction,
     MineCb,
-    NotMenuText,
     RateCb,
     cancel_confirm_keyboard,
     my_list_keyboard,
@@ -232,7 +231,7 @@ async def stars_chosen(
         await callback.message.edit_text(text, reply_markup=skip_comment_keyboard(request.id))
 
 
-@router.message(RatingForm.comment, F.text | F.voice, NotMenuText())
+@router.message(RatingForm.comment, F.text | F.voice, ~AnyMenuButton())
 async def comment_chosen(
     message: Message, state: FSMContext, session: AsyncSession, user: User
 ) -> None:

@@ -17,9 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from handlers.common import form_keyboard, is_command, register_state_prompt
-from handlers.menu import MenuButton, main_menu_keyboard, register_menu_item
+from handlers.menu import AnyMenuButton, MenuButton, main_menu_keyboard, register_menu_item
 from handlers.requests.keyboards import (
-    NotMenuText,
     QueueCb,
     StaffAction,
     StaffCb,
@@ -280,7 +279,7 @@ async def _ask_reject_reason(
     )
 
 
-@router.message(F.chat.type == "private", RejectForm.reason, F.text, NotMenuText())
+@router.message(F.chat.type == "private", RejectForm.reason, F.text, ~AnyMenuButton())
 async def reject_reason_chosen(
     message: Message,
     state: FSMContext,
