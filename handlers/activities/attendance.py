@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from handlers.activities.callbacks import AttendCb, ManageAction, ManageCb
-from handlers.activities.common import error_text, is_staff, show, staff_only_text
+from handlers.activities.common import error_text, show, staff_activity
 from handlers.activities.keyboards import format_when
 from models.activities import (
     Activity,
@@ -19,7 +19,6 @@ from models.activities import (
     Attendance,
     RegistrationStatus,
     feedback_summary,
-    get_activity,
     participants,
     toggle_attendance,
 )
@@ -75,18 +74,6 @@ async def participants_view(
     return "\n".join(lines), builder.as_markup()
 
 
-async def _staff_activity(
-    query: CallbackQuery, session: AsyncSession, user: User | None, activity_id: int
-) -> Activity | None:
-    if not is_staff(user):
-        await query.answer(staff_only_text(), show_alert=True)
-        return None
-    activity = await get_activity(session, activity_id)
-    if activity is None:
-        await query.answer(_("Sorry, this activity is no longer available."), show_alert=True)
-    return activity
-
-
 @router.callback_query(ManageCb.filter(F.action == ManageAction.PARTICIPANTS))
 async def participants_chosen(
     query: CallbackQuery,
@@ -95,7 +82,7 @@ async def participants_chosen(
     user: User | None,
     settings: Settings,
 ) -> None:
-    activity = await _staff_activity(query, session, user, callback_data.activity_id)
+    activity = await staff_activity(query, session, user, callback_data.activity_id)
     if activity is None:
         return
     await query.answer()
@@ -110,7 +97,7 @@ async def attendance_tapped(
     user: User | None,
     settings: Settings,
 ) -> None:
-    activity = await _staff_activity(query, session, user, callback_data.activity_id)
+    activity = await staff_activity(query, session, user, callback_data.activity_id)
     if activity is None or user is None:
         return
     try:
@@ -137,7 +124,7 @@ async def export_chosen(
     user: User | None,
     settings: Settings,
 ) -> None:
-    activity = await _staff_activity(query, session, user, callback_data.activity_id)
+    activity = await staff_activity(query, session, user, callback_data.activity_id)
     if activity is None or query.bot is None or query.message is None:
         return
     await query.answer()
@@ -175,7 +162,7 @@ async def feedback_chosen(
     session: AsyncSession,
     user: User | None,
 ) -> None:
-    activity = await _staff_activity(query, session, user, callback_data.activity_id)
+    activity = await staff_activity(query, session, user, callback_data.activity_id)
     if activity is None:
         return
     await query.answer()

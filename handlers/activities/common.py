@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.activities import ActivityError, ActivityErrorCode
+from models.activities import Activity, ActivityError, ActivityErrorCode, get_activity
 from models.users import Role, User
 
 PEOPLE_ROLES = frozenset({Role.RETIREE, Role.FAMILY})
@@ -59,3 +60,17 @@ async def show(query: CallbackQuery, text: str, reply_markup=None) -> None:  # t
         await message.edit_text(text, reply_markup=reply_markup)
     elif query.from_user is not None and query.bot is not None:
         await query.bot.send_message(query.from_user.id, text, reply_markup=reply_markup)
+
+
+async def staff_activity(
+    query: CallbackQuery, session: AsyncSession, user: User | None, activity_id: int
+) -> Activity | None:
+    """The activity a staff button names, or None after a kind refusal (not staff, or the
+    activity is gone): every staff action on an activity starts here."""
+    if not is_staff(user):
+        await query.answer(staff_only_text(), show_alert=True)
+        return None
+    activity = await get_activity(session, activity_id)
+    if activity is None:
+        await query.answer(_("Sorry, this activity is no longer available."), show_alert=True)
+    return activity

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from handlers.activities.callbacks import EditCb, ManageAction, ManageCb
-from handlers.activities.common import error_text, is_staff, show, staff_only_text
+from handlers.activities.common import error_text, is_staff, show, staff_activity, staff_only_text
 from handlers.activities.keyboards import (
     category_label,
     details_text,
@@ -251,12 +251,8 @@ async def cancel_activity_asked(
     user: User | None,
     settings: Settings,
 ) -> None:
-    if not is_staff(user):
-        await query.answer(staff_only_text(), show_alert=True)
-        return
-    activity = await get_activity(session, callback_data.activity_id)
+    activity = await staff_activity(query, session, user, callback_data.activity_id)
     if activity is None:
-        await query.answer(_("Sorry, this activity is no longer available."), show_alert=True)
         return
     await query.answer()
     builder = InlineKeyboardBuilder()
@@ -742,11 +738,10 @@ async def edit_field_chosen(
     session: AsyncSession,
     user: User | None,
 ) -> None:
-    if not is_staff(user):
-        await query.answer(staff_only_text(), show_alert=True)
+    activity = await staff_activity(query, session, user, callback_data.activity_id)
+    if activity is None:
         return
-    activity = await get_activity(session, callback_data.activity_id)
-    if activity is None or callback_data.field not in field_names():
+    if callback_data.field not in field_names():
         await query.answer(_("Sorry, this activity is no longer available."), show_alert=True)
         return
     await query.answer()
