@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from models.office import OfficeSettings
+
 SUPPORTED_LOCALES = ("zh_Hans", "zh_Hant", "en")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/retiree-bot.sqlite3"
 
@@ -92,6 +94,16 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def office(self) -> OfficeSettings:
+        """What handlers and the domain may know of the configuration (no secrets)."""
+        return OfficeSettings(
+            timezone=self.timezone,
+            default_locale=self.default_locale,
+            staff_chat_id=self.staff_chat_id,
+            activity_reminder_hours=tuple(self.activity_reminder_hours),
+            admin_ids=frozenset(self.admin_ids),
+        )
 
     @property
     def token(self) -> str | None:

@@ -16,7 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.fsm_storage import create_storage
 from bot.i18n import UserLocaleMiddleware, create_i18n
-from bot.middlewares import CurrentUserMiddleware, DbSessionMiddleware, ThrottlingMiddleware
+from bot.middlewares import (
+    CallbackAnswerMiddleware,
+    CurrentUserMiddleware,
+    DbSessionMiddleware,
+    ThrottlingMiddleware,
+)
 
 
 def create_bot(settings: Settings, token: str, session: BaseSession | None = None) -> Bot:
@@ -35,7 +40,7 @@ def create_dispatcher(
     storage: BaseStorage | None = None,
     i18n: I18n | None = None,
 ) -> Dispatcher:
-    from handlers import get_routers  # handlers import the domain; keep bot/ import-light
+    import handlers  # handlers import the domain; keep bot/ import-light
 
     if storage is None:
         storage = create_storage(settings.redis_url, sessionmaker)
@@ -49,9 +54,11 @@ def create_dispatcher(
     dispatcher = Dispatcher(
         storage=storage,
         events_isolation=isolation,
-        settings=settings,
+        settings=settings,  # the runtime's own; handlers take `office` (no secrets, no bot/)
+        office=settings.office(),
         sessionmaker=sessionmaker,
         i18n=i18n,
+        forms=handlers.forms(),
     )
     dispatcher.update.outer_middleware(DbSessionMiddleware(sessionmaker))
     dispatcher.update.outer_middleware(CurrentUserMiddleware(settings.admin_ids))
@@ -62,5 +69,8 @@ def create_dispatcher(
     )
     dispatcher.message.outer_middleware(throttling)
     dispatcher.callback_query.outer_middleware(throttling)
-    dispatcher.include_routers(*get_routers())
+    # Every button press is answered once, by its handler or after it (inner: runs only when a
+    # handler matched; the fallback answers the rest).
+    dispatcher.callback_query.middleware(CallbackAnswerMiddleware())
+    dispatcher.include_router(handlers.setup())
     return dispatcher

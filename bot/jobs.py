@@ -1,6 +1,6 @@
 """The scheduler's work list: each capability's domain scan, wired in one place.
 
-A scan is `async def scan(session: AsyncSession, now: datetime, settings: Settings) -> int`: it
+A scan is `async def scan(session: AsyncSession, now: datetime, office: OfficeSettings) -> int`: it
 finds what is due and enqueues outbox rows (idempotently, by dedup key) in `session`, returning
 how many it queued. The scheduler commits. State lives in the database, so a run that is missed
 or repeated catches up or does nothing.
@@ -14,9 +14,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from models.office import OfficeSettings
 
-Scan = Callable[[AsyncSession, datetime, Settings], Awaitable[int]]
+Scan = Callable[[AsyncSession, datetime, OfficeSettings], Awaitable[int]]
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,9 @@ class Job:
     daily_at: tuple[int, int] | None = None  # (hour, minute) in the office's time zone
 
 
-async def prune_processed_updates(session: AsyncSession, now: datetime, settings: Settings) -> int:
+async def prune_processed_updates(
+    session: AsyncSession, now: datetime, office: OfficeSettings
+) -> int:
     """Housekeeping: forget processed update ids after a week (Telegram redelivers within a day)."""
     from datetime import timedelta
 

@@ -6,12 +6,21 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
-from aiogram import BaseMiddleware
+from aiogram import BaseMiddleware, Bot
+from aiogram.client.session.base import BaseSession
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.methods import AnswerCallbackQuery, TelegramMethod
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 from aiogram.types import User as TelegramUser
+from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -109,3 +118,53 @@ class ThrottlingMiddleware(BaseMiddleware):
             cutoff = now - 60
             self._last = {k: v for k, v in self._last.items() if v > cutoff}
         return await handler(event, data)
+
+
+# -- every button press answered once ----------------------------------------------------------
+
+_answered_queries: ContextVar[set[str] | None] = ContextVar("answered_queries", default=None)
+_tracked_sessions: weakref.WeakSet[BaseSession] = weakref.WeakSet()
+
+
+class _AnswerTracker(BaseRequestMiddleware):
+    """Notes which button presses a handler answered itself (`callback.answer(...)`)."""
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]
+    ) -> Any:
+        if isinstance(method, AnswerCallbackQuery):
+            answered = _answered_queries.get()
+            if answered is not None:
+                answered.add(method.callback_query_id)
+        return await make_request(bot, method)
+
+
+class CallbackAnswerMiddleware(BaseMiddleware):
+    """Answers a button press after its handler, so the spinner always stops, unless the
+    handler answered it already. A handler sets the toast through `callback_answer`
+    (aiogram's `CallbackAnswer`: `.text`, `.show_alert`) or answers directly; either way there
+    is exactly one answer. When the handler fails, the error handlers answer instead."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if not isinstance(event, CallbackQuery):
+            return await handler(event, data)
+        bot: Bot = data["bot"]
+        if bot.session not in _tracked_sessions:
+            bot.session.middleware(_AnswerTracker())
+            _tracked_sessions.add(bot.session)
+        callback_answer = CallbackAnswer(answered=False)
+        data["callback_answer"] = callback_answer
+        answered: set[str] = set()
+        token = _answered_queries.set(answered)
+        try:
+            result = await handler(event, data)
+        finally:
+            _answered_queries.reset(token)
+        if not callback_answer.disabled and event.id not in answered:
+            await event.answer(
+                text=callback_answer.text,
+                show_alert=callback_answer.show_alert,
+                url=callback_answer.url,
+                cache_time=callback_answer.cache_time,
+            )
+        return result

@@ -36,7 +36,7 @@ async def run_scan_once(
     try:
         async with sessionmaker() as session:
             try:
-                count = await job.scan(session, now, settings)
+                count = await job.scan(session, now, settings.office())
                 await session.commit()
             except BaseException:
                 await session.rollback()

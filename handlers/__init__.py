@@ -1,38 +1,68 @@
-"""The Telegram conversation: one router per capability, in an explicit order, fallbacks last."""
+"""The Telegram conversation: one router per capability, built by factories, in an explicit
+order, fallbacks last.
+
+    root
+    ├── private            (messages: private chats only, the filter set once here)
+    │   ├── navigation     /cancel, 🏠, /menu, /help, /language: work in any state
+    │   ├── start, onboarding, family, staff invites
+    │   └── capabilities   each a router of its own, its staff screens behind `IsStaff`
+    ├── capability routers for other chats (the staff group's request cards)
+    ├── capability error handlers (domain refusals, in the person's language)
+    ├── errors             the last resort when a handler fails
+    └── fallback           whatever nobody handled: a kind hint, never silence
+
+Every call builds new routers, so a second Dispatcher in one process (tests, the sandbox)
+gets its own tree. `print_router_tree(setup())` shows the tree.
+"""
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import F, Router
+
+from handlers.forms import Form, FormRegistry
 
 
-def get_routers() -> list[Router]:
-    """Order matters: navigation (/cancel, back to menu, /help, /language) works in any state,
-    so it comes first; the fallback answers whatever nobody else did, so it comes last."""
+def setup() -> Router:
     from handlers import errors, fallback, family, navigation, onboarding, staff_invites, start
     from handlers import requests as service_requests
     from handlers.activities import routers as activity_routers
 
-    routers = [
-        navigation.router,
-        start.router,
-        onboarding.router,
-        family.router,
-        staff_invites.router,
-        *service_requests.routers(),
-        *activity_routers(),
-        # other capabilities' routers go here, before the errors router and the fallback
-        errors.router,  # errors only: the last resort when a handler fails
-        fallback.router,
-    ]
-    return _attachable(routers)
+    private = Router(name="private")
+    private.message.filter(F.chat.type == "private")
+    private.include_routers(
+        navigation.setup(),
+        start.setup(),
+        *_attachable([onboarding.router, family.router]),
+        staff_invites.setup(),
+    )
+    root = Router(name="handlers")
+    root.include_routers(
+        private,
+        *_attachable([*service_requests.routers(), *activity_routers()]),
+        errors.setup(),  # errors only: the last resort when a handler fails
+        fallback.setup(),
+    )
+    return root
+
+
+def forms() -> FormRegistry:
+    """Every form of the bot, for navigation (hints, resuming after /language)."""
+    all_forms: list[Form] = []
+    return FormRegistry(all_forms)
+
+
+def print_router_tree(router: Router, indent: int = 0) -> str:
+    """The router tree as text, one router a line (for docs and debugging)."""
+    lines = ["    " * indent + router.name]
+    for child in router.sub_routers:
+        lines.append(print_router_tree(child, indent + 1))
+    return "\n".join(lines)
 
 
 def _attachable(routers: list[Router]) -> list[Router]:
-    """Routers are module singletons; aiogram refuses to attach one twice. A second Dispatcher
-    in the same process (tests, the sandbox, a restart simulated in a test) would fail, so the
-    parent pointer is forgotten here. An earlier Dispatcher keeps its own list of sub-routers
-    and goes on working; only inner middlewares registered on a Dispatcher (none are) would no
-    longer be resolved for it."""
+    # Transitional, until every capability builds its routers in a setup() factory: module
+    # singletons can be attached to one parent only, so a second Dispatcher in the process
+    # forgets the previous parent (aiogram keeps it in the private `_parent_router`).
     for router in routers:
         router._parent_router = None
     return routers

@@ -7,12 +7,16 @@ forms build their keyboards with these helpers so the button is always there.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from aiogram.fsm.state import State
 from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
 from aiogram.utils.i18n import I18n, get_i18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
+
+if TYPE_CHECKING:
+    from handlers.forms import FormRegistry
 
 
 def back_to_menu_text() -> str:
@@ -70,9 +74,9 @@ def state_prompt(state: str | None) -> str | None:
     return prompt() if prompt is not None else None
 
 
-def keep_going_hint(state: str | None) -> str:
+def keep_going_hint(state: str | None, forms: FormRegistry | None = None) -> str:
     """The second half of every mid-form hint: what we are asking, and the way out."""
-    prompt = state_prompt(state)
+    prompt = forms.prompt(state) if forms is not None else state_prompt(state)
     if prompt:
         return _("Let's continue: {question}").format(question=prompt)
     return _("Please answer the question above, or tap “Back to menu”.")

@@ -11,9 +11,11 @@ redelivery is handled again.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiogram import Bot, Router
+from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import Chat, ErrorEvent
 from aiogram.types import User as TelegramUser
 from aiogram.utils.i18n import I18n
@@ -21,11 +23,12 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import locale_from_language_code
+from models.errors import DomainError
 from models.users import get_user_by_telegram_id
 
 log = logging.getLogger(__name__)
 
-router = Router(name=__name__)
+E = TypeVar("E", bound=DomainError)
 
 
 def error_text() -> str:
@@ -54,7 +57,48 @@ async def resolve_locale(
     return i18n.default_locale
 
 
-@router.errors()
+def setup() -> Router:
+    """The last resort: after every capability's own error handlers."""
+    router = Router(name=__name__)
+    router.errors.register(on_error)
+    return router
+
+
+def domain_errors(error_type: type[E], text_of: Callable[[E], str]) -> Router:
+    """One capability's error handler: a `error_type` raised by a domain operation (the update
+    has been rolled back, so nothing changed and the form is as it was) is told to the person
+    with `text_of(error)` in their language: a toast for a button press, a message otherwise."""
+    router = Router(name=f"errors:{error_type.__name__}")
+
+    async def on_domain_error(
+        event: ErrorEvent,
+        bot: Bot,
+        i18n: I18n,
+        event_from_user: TelegramUser | None = None,
+        event_chat: Chat | None = None,
+        sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+        **_data: Any,
+    ) -> bool:
+        error = event.exception
+        assert isinstance(error, error_type)
+        log.info("update %s refused: %s", event.update.update_id, error)
+        locale = await resolve_locale(i18n, event_from_user, sessionmaker)
+        with i18n.context(), i18n.use_locale(locale):
+            text = text_of(error)
+        callback = event.update.callback_query
+        try:
+            if callback is not None:
+                await bot.answer_callback_query(callback.id, text=text, show_alert=True)
+            elif event_chat is not None:
+                await bot.send_message(event_chat.id, text)
+        except Exception:
+            log.warning("could not tell user about a refusal", exc_info=True)
+        return True
+
+    router.errors.register(on_domain_error, ExceptionTypeFilter(error_type))
+    return router
+
+
 async def on_error(
     event: ErrorEvent,
     bot: Bot,

@@ -14,13 +14,11 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from handlers.common import is_command, keep_going_hint
+from handlers.forms import FormRegistry
 from handlers.menu import show_menu
 from models.users import User
 
-router = Router(name=__name__)
 
-
-@router.callback_query()
 async def stale_button(callback: CallbackQuery) -> None:
     await callback.answer(
         _("This button is no longer active. Please use the menu at the bottom."),
@@ -50,8 +48,9 @@ def _outside_form_hint(message: Message) -> str:
     return _("Sorry, I did not understand that.")
 
 
-@router.message(F.chat.type == "private")
-async def anything_else(message: Message, state: FSMContext, user: User | None) -> None:
+async def anything_else(
+    message: Message, state: FSMContext, user: User | None, forms: FormRegistry
+) -> None:
     current = await state.get_state()
     if current is not None:
         if is_command(message.text):
@@ -60,10 +59,19 @@ async def anything_else(message: Message, state: FSMContext, user: User | None) 
             problem = _("Sorry, I can only read typed text here.")
         else:
             problem = _("Sorry, I did not understand that.")
-        await message.answer(f"{problem}\n{keep_going_hint(current)}")
+        await message.answer(f"{problem}\n{keep_going_hint(current, forms)}")
         return
     await show_menu(message, user, _outside_form_hint(message) + "\n" + _menu_hint())
 
 
 def _menu_hint() -> str:
     return _("Please tap one of the buttons below.")
+
+
+def setup() -> Router:
+    """The last router: whatever nobody else handled. Private chats only for messages; a
+    button anywhere (the staff group too) is answered so its spinner stops."""
+    router = Router(name=__name__)
+    router.callback_query.register(stale_button)
+    router.message.register(anything_else, F.chat.type == "private")
+    return router

@@ -6,20 +6,18 @@ This router comes first, so these work whatever form a user is in.
 
 from __future__ import annotations
 
-from aiogram import Dispatcher, F, Router
+from aiogram import Dispatcher, Router
 from aiogram.filters import Command, Filter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from handlers.common import back_to_menu_texts, is_command, keep_going_hint, state_prompt
+from handlers.common import back_to_menu_texts, is_command, keep_going_hint
+from handlers.forms import FormRegistry
 from handlers.menu import MenuButton, register_menu_item, show_menu
 from handlers.onboarding import ask_language, is_resumable
 from models.users import Role, User
-
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
 
 ALL_ROLES = frozenset(Role)
 
@@ -59,8 +57,6 @@ class UnknownCommand(Filter):
         return name not in known_commands(dispatcher)
 
 
-@router.message(Command("cancel"))
-@router.message(BackToMenu())
 async def cmd_cancel(message: Message, state: FSMContext, user: User | None) -> None:
     was_in_form = await state.get_state() is not None
     await state.clear()
@@ -71,7 +67,6 @@ async def cmd_cancel(message: Message, state: FSMContext, user: User | None) -> 
     await show_menu(message, user, text)
 
 
-@router.message(Command("menu"))
 async def cmd_menu(message: Message, state: FSMContext, user: User | None) -> None:
     await state.clear()
     await show_menu(message, user)
@@ -108,23 +103,21 @@ def help_text(user: User | None) -> str:
     return "\n\n".join(parts)
 
 
-@router.message(Command("help"))
-@router.message(MenuButton("help"))
-async def cmd_help(message: Message, state: FSMContext, user: User | None) -> None:
+async def cmd_help(
+    message: Message, state: FSMContext, user: User | None, forms: FormRegistry
+) -> None:
     """Help does not leave a form: the question is repeated after the help text."""
     current = await state.get_state()
     if current is not None:
-        question = state_prompt(current)
+        question = forms.prompt(current)
         text = help_text(user)
         if question:
-            text += "\n\n" + keep_going_hint(current)
+            text += "\n\n" + keep_going_hint(current, forms)
         await message.answer(text)
         return
     await show_menu(message, user, help_text(user))
 
 
-@router.message(Command("language"))
-@router.message(MenuButton("language"))
 async def cmd_language(message: Message, state: FSMContext, user: User, i18n: I18n) -> None:
     """Registration and the family form resume where they were in the new language; any
     other form is left (its keyboards are its own)."""
@@ -136,8 +129,21 @@ async def cmd_language(message: Message, state: FSMContext, user: User, i18n: I1
     await ask_language(message, state, user, i18n)
 
 
-@router.message(~StateFilter(None), UnknownCommand())
-async def unknown_command_in_form(message: Message, state: FSMContext) -> None:
+async def unknown_command_in_form(message: Message, state: FSMContext, forms: FormRegistry) -> None:
     """State and data are kept: the user just gets the question again."""
     current = await state.get_state()
-    await message.answer(_("I don't know that command.") + "\n" + keep_going_hint(current))
+    await message.answer(_("I don't know that command.") + "\n" + keep_going_hint(current, forms))
+
+
+def setup() -> Router:
+    """First among the private-chat routers: these work whatever form a person is in."""
+    router = Router(name=__name__)
+    router.message.register(cmd_cancel, Command("cancel"))
+    router.message.register(cmd_cancel, BackToMenu())
+    router.message.register(cmd_menu, Command("menu"))
+    router.message.register(cmd_help, Command("help"))
+    router.message.register(cmd_help, MenuButton("help"))
+    router.message.register(cmd_language, Command("language"))
+    router.message.register(cmd_language, MenuButton("language"))
+    router.message.register(unknown_command_in_form, ~StateFilter(None), UnknownCommand())
+    return router

@@ -55,9 +55,9 @@ def registered_kinds() -> set[str]:
 
 
 def render(kind: str, params: dict[str, Any], locale: str, i18n: I18n) -> Rendered:
-    import handlers  # get_routers() imports every capability, registering its renderers
+    import handlers  # setup() imports every capability, registering its renderers
 
-    handlers.get_routers()
+    handlers.setup()
     renderer = _RENDERERS.get(kind)
     if renderer is None:
         raise UnknownNotification(kind)

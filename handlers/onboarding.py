@@ -20,10 +20,10 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import ReplyKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from handlers.common import form_keyboard, is_command, register_state_prompt, state_prompt
 from handlers.family import FamilyLinkForm, relation_keyboard, relation_question, start_link_form
 from handlers.menu import main_menu_keyboard, show_menu
+from models.office import OfficeSettings
 from models.registration import (
     NAME_MAX_LENGTH,
     RegistrationError,
@@ -465,15 +465,15 @@ async def phone_invalid(message: Message) -> None:
 # -- retiree: birthday and calendar ------------------------------------------------------------
 
 
-def _today(settings: Settings) -> date:
-    return datetime.now(settings.tz).date()
+def _today(office: OfficeSettings) -> date:
+    return datetime.now(office.tz).date()
 
 
 @router.message(Onboarding.birthday, F.text)
 async def birthday_chosen(
-    message: Message, state: FSMContext, session: AsyncSession, settings: Settings
+    message: Message, state: FSMContext, session: AsyncSession, office: OfficeSettings
 ) -> None:
-    born = parse_birthday(message.text, _today(settings))
+    born = parse_birthday(message.text, _today(office))
     if born is None:
         problem = (
             _problem(message)
@@ -575,7 +575,7 @@ async def confirm_chosen(
     state: FSMContext,
     session: AsyncSession,
     user: User,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     reg = (await state.get_data()).get("reg") or {}
     try:
@@ -587,7 +587,7 @@ async def confirm_chosen(
             birthday=date.fromisoformat(str(reg.get("birthday"))),
             birthday_is_lunar=bool(reg.get("lunar")),
             grid_id=reg.get("grid_id"),
-            today=_today(settings),
+            today=_today(office),
             phone_verified=bool(reg.get("phone_verified")),
         )
     except (RegistrationError, ValueError):

@@ -3,19 +3,16 @@ button) and gives it to the new colleague, who types it during onboarding."""
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from handlers.menu import MenuButton, register_menu_item
+from models.office import OfficeSettings
 from models.registration import RegistrationError, create_invite_code
 from models.users import Role, User
-
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
 
 register_menu_item("invite", "🎟️", lambda: _("Invite a colleague"), {Role.ADMIN}, order=800)
 
@@ -30,13 +27,11 @@ def role_name(role: Role) -> str:
     }.get(role, str(role))
 
 
-@router.message(Command("invite"))
-@router.message(MenuButton("invite"))
 async def cmd_invite(
     message: Message,
     session: AsyncSession,
     user: User,
-    settings: Settings,
+    office: OfficeSettings,
     command: CommandObject | None = None,
 ) -> None:
     """`/invite` makes a caseworker code; `/invite supervisor` or `/invite admin` others."""
@@ -48,7 +43,7 @@ async def cmd_invite(
     except RegistrationError:
         await message.answer(_("Sorry, only an administrator can create invite codes."))
         return
-    expires = invite.expires_at.astimezone(settings.tz) if invite.expires_at else None
+    expires = invite.expires_at.astimezone(office.tz) if invite.expires_at else None
     await message.answer(
         _(
             "New invite code for a {role}: {code}\n\n"
@@ -60,3 +55,10 @@ async def cmd_invite(
             date=expires.strftime("%Y-%m-%d") if expires else "-",
         )
     )
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    router.message.register(cmd_invite, Command("invite"))
+    router.message.register(cmd_invite, MenuButton("invite"))
+    return router

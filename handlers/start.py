@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import CommandStart, Filter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
@@ -16,9 +16,6 @@ from handlers.onboarding import ask_language
 from models.registration import pending_links_for_retiree
 from models.users import User, mark_reachable
 
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
-
 
 class StartButton(Filter):
     """The "Start" button shown to someone who left registration half-way."""
@@ -27,8 +24,6 @@ class StartButton(Filter):
         return bool(message.text) and message.text in start_button_texts()
 
 
-@router.message(CommandStart())
-@router.message(StartButton())
 async def cmd_start(
     message: Message, state: FSMContext, session: AsyncSession, user: User, i18n: I18n
 ) -> None:
@@ -56,3 +51,10 @@ async def ask_pending_links_again(message: Message, session: AsyncSession, user:
             }
         )
         await message.answer(rendered.text, reply_markup=rendered.reply_markup)
+
+
+def setup() -> Router:
+    router = Router(name=__name__)
+    router.message.register(cmd_start, CommandStart())
+    router.message.register(cmd_start, StartButton())
+    return router

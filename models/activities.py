@@ -14,7 +14,6 @@ unique constraint (activity, profile) is the last guard against a double sign-up
 from __future__ import annotations
 
 import enum
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import outbox
 from models.base import Base, CreatedAtMixin, utcnow
+from models.office import DEFAULT_TIMEZONE, OfficeSettings
 from models.outbox import enqueue_to
 from models.users import RetireeProfile, User, _enum, family_of, may_act_for
 
@@ -388,8 +388,8 @@ async def _notify(
 
 
 def office_timezone() -> str:
-    """The office's time zone name for rendering times in notices (TIMEZONE, as in Settings)."""
-    return os.environ.get("TIMEZONE", "Asia/Shanghai")
+    """The time zone named in notices when a caller gives none (callers pass the office's)."""
+    return DEFAULT_TIMEZONE
 
 
 async def cancel_pending(session: AsyncSession, dedup_prefix: str) -> int:
@@ -876,27 +876,19 @@ async def feedback_summary(session: AsyncSession, activity_id: int) -> FeedbackS
 
 # -- the scheduler's scan ------------------------------------------------------------------
 
-DEFAULT_REMINDER_HOURS = (24, 2)
 FEEDBACK_DELAY = timedelta(hours=1)  # ask an hour after the end
 FEEDBACK_WINDOW = timedelta(days=7)  # attendance marked later than this: don't ask any more
 
 
-def reminder_hours(settings: Any = None) -> tuple[int, ...]:
-    """Hours before the start at which participants are reminded: the setting
-    `activity_reminder_hours` (ACTIVITY_REMINDER_HOURS, "24,2") when given."""
-    raw = getattr(settings, "activity_reminder_hours", None)
-    if raw is None:
-        return DEFAULT_REMINDER_HOURS
-    if isinstance(raw, str):
-        raw = [part for part in raw.replace(";", ",").split(",") if part.strip()]
-    hours = sorted({int(h) for h in raw if int(h) > 0}, reverse=True)
-    return tuple(hours)
+def reminder_hours(office: OfficeSettings) -> tuple[int, ...]:
+    """Hours before the start at which participants are reminded, latest first."""
+    return tuple(sorted({h for h in office.activity_reminder_hours if h > 0}, reverse=True))
 
 
-async def scan(session: AsyncSession, now: datetime, settings: Any = None) -> int:
+async def scan(session: AsyncSession, now: datetime, office: OfficeSettings) -> int:
     """Queue due reminders (once each) and feedback requests. Idempotent by dedup key."""
-    tz = getattr(settings, "timezone", None) or office_timezone()
-    queued = await _scan_reminders(session, now, reminder_hours(settings), tz)
+    tz = office.timezone
+    queued = await _scan_reminders(session, now, reminder_hours(office), tz)
     queued += await _scan_feedback(session, now, tz)
     return queued
 

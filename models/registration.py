@@ -17,12 +17,12 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
+from models.office import OfficeSettings
 from models.outbox import enqueue_to
 from models.users import FamilyLink, Grid, InviteCode, LinkStatus, RetireeProfile, Role, User
 
@@ -475,10 +475,10 @@ def eightieth_birthday_cutoff(today: date) -> date:
         return today.replace(year=today.year - 80, day=28)
 
 
-async def refresh_over_80(session: AsyncSession, now: datetime, settings: Any) -> int:
+async def refresh_over_80(session: AsyncSession, now: datetime, office: OfficeSettings) -> int:
     """Daily scan: sets `over_80` for those who turned 80 since registering (their care level
     changes). Queues nothing; returns how many profiles changed."""
-    today = now.astimezone(settings.tz).date()
+    today = now.astimezone(office.tz).date()
     result = await session.execute(
         update(RetireeProfile)
         .where(RetireeProfile.over_80.is_(False))

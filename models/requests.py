@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, CreatedAtMixin, utcnow
+from models.office import OfficeSettings
 from models.outbox import cancel_pending, enqueue, enqueue_to
 from models.users import (
     FamilyLink,
@@ -1036,13 +1037,6 @@ async def scan_requests(
     return queued
 
 
-class _ScanSettings(Protocol):
-    staff_chat_id: int | None
-
-    @property
-    def tz(self) -> tzinfo: ...
-
-
-async def scan(session: AsyncSession, now: datetime, settings: _ScanSettings) -> int:
+async def scan(session: AsyncSession, now: datetime, office: OfficeSettings) -> int:
     """The scheduler's entry point (bot/jobs.py): `scan_requests` with the office's settings."""
-    return await scan_requests(session, now, settings.tz, settings.staff_chat_id)
+    return await scan_requests(session, now, office.tz, office.staff_chat_id)

@@ -29,6 +29,7 @@ from models.activities import (
     waitlist_position,
 )
 from models.base import utcnow
+from models.office import OfficeSettings
 from models.outbox import OutboxStatus
 from models.users import Role
 from tests.test_activities_helpers import (
@@ -38,6 +39,8 @@ from tests.test_activities_helpers import (
     make_user,
     outbox_rows,
 )
+
+OFFICE = OfficeSettings()  # the office's defaults: Asia/Shanghai, reminders 24 h and 2 h
 
 
 async def _people(session: AsyncSession, n: int, base: int = 8000):  # type: ignore[no-untyped-def]
@@ -169,11 +172,11 @@ async def test_reminders_queued_once_and_withdrawn_on_cancel(session: AsyncSessi
     regs = []
     for user, profile in people:
         regs.append((await sign_up(session, user, activity.id, profile.id, now=now)).registration)
-    assert await scan(session, now) == 0  # more than a day ahead
+    assert await scan(session, now, OFFICE) == 0  # more than a day ahead
 
     day_before = now + timedelta(hours=7)
-    assert await scan(session, day_before) == 2
-    assert await scan(session, day_before + timedelta(minutes=1)) == 0  # once each
+    assert await scan(session, day_before, OFFICE) == 2
+    assert await scan(session, day_before + timedelta(minutes=1), OFFICE) == 0  # once each
     rows = await outbox_rows(session, "act.reminder")
     assert all(
         r.dedup_key.startswith(f"act:remind:{r.params['registration_id']}:24h") for r in rows
@@ -186,8 +189,8 @@ async def test_reminders_queued_once_and_withdrawn_on_cancel(session: AsyncSessi
     two_before = now + timedelta(hours=28, minutes=5)
     # The second person cancels first; the 2h reminder must not reach them.
     await cancel_registration(session, people[1][0], regs[1].id, now=two_before)
-    assert await scan(session, two_before) == 1
-    assert await scan(session, two_before) == 0
+    assert await scan(session, two_before, OFFICE) == 1
+    assert await scan(session, two_before, OFFICE) == 0
     rows = await outbox_rows(session, "act.reminder")
     assert sorted(r.dedup_key.split(":")[3] for r in rows) == ["24h", "24h", "2h"]
     assert [r.chat_id for r in rows if ":2h:" in r.dedup_key] == [people[0][0].telegram_id]
@@ -200,7 +203,7 @@ async def test_pending_reminder_withdrawn_when_sign_up_cancelled(session: AsyncS
     reg = (
         await sign_up(session, user, activity.id, profile.id, now=now - timedelta(days=1))
     ).registration
-    assert await scan(session, now) == 1
+    assert await scan(session, now, OFFICE) == 1
     await cancel_registration(session, user, reg.id, now=now)
     rows = await outbox_rows(session, "act.reminder")
     assert [r.status for r in rows] == [OutboxStatus.CANCELLED]
@@ -209,15 +212,11 @@ async def test_pending_reminder_withdrawn_when_sign_up_cancelled(session: AsyncS
 async def test_reminder_hours_are_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.config import Settings
 
-    assert reminder_hours() == (24, 2)
-    assert reminder_hours(Settings(_env_file=None)) == (24, 2)  # type: ignore[call-arg]
-    monkeypatch.setenv("ACTIVITY_REMINDER_HOURS", "48, 3")
-    assert reminder_hours(Settings(_env_file=None)) == (48, 3)  # type: ignore[call-arg]
-
-    class WithSetting:
-        activity_reminder_hours = [1]
-
-    assert reminder_hours(WithSetting()) == (1,)
+    assert reminder_hours(OFFICE) == (24, 2)
+    assert reminder_hours(Settings(_env_file=None).office()) == (24, 2)  # type: ignore[call-arg]
+    monkeypatch.setenv("ACTIVITY_REMINDER_HOURS", "3, 48")
+    assert reminder_hours(Settings(_env_file=None).office()) == (48, 3)  # type: ignore[call-arg]
+    assert reminder_hours(OfficeSettings(activity_reminder_hours=(1, 0))) == (1,)
 
 
 async def test_feedback_only_from_those_who_came(session: AsyncSession, i18n) -> None:  # type: ignore[no-untyped-def]
@@ -237,8 +236,8 @@ async def test_feedback_only_from_those_who_came(session: AsyncSession, i18n) ->
         await toggle_attendance(session, came_user, regs[0].id)  # only staff mark
 
     after = now + timedelta(hours=3 + 1, minutes=31) + timedelta(hours=1)
-    assert await scan(session, after) == 1
-    assert await scan(session, after) == 0
+    assert await scan(session, after, OFFICE) == 1
+    assert await scan(session, after, OFFICE) == 0
     (row,) = await outbox_rows(session, "act.feedback")
     assert row.chat_id == came_user.telegram_id
     rendered = render("act.feedback", row.params, "zh_Hans", i18n)
@@ -261,7 +260,7 @@ async def test_new_time_tells_everyone_and_requeues_reminders(session: AsyncSess
     activity = await make_activity(session, starts_in=timedelta(hours=20), now=now, title="讲座")
     ((user, profile),) = await _people(session, 1)
     await sign_up(session, user, activity.id, profile.id, now=now - timedelta(days=1))
-    assert await scan(session, now) == 1  # the day-before reminder is queued
+    assert await scan(session, now, OFFICE) == 1  # the day-before reminder is queued
     later = activity.starts_at + timedelta(days=2)
     await update_activity(session, staff, activity.id, "starts_at", later, now=now)
     rows = await outbox_rows(session, "act.reminder")
@@ -270,7 +269,7 @@ async def test_new_time_tells_everyone_and_requeues_reminders(session: AsyncSess
     assert changed.chat_id == user.telegram_id
     assert "有变动" in render("act.changed", changed.params, "zh_Hans", i18n).text
     # At the new time's day-before, the reminder is queued again (a new key).
-    assert await scan(session, later - timedelta(hours=20)) == 1
+    assert await scan(session, later - timedelta(hours=20), OFFICE) == 1
     with pytest.raises(ActivityError):
         await update_activity(session, staff, activity.id, "ends_at", later - timedelta(hours=1))
     with pytest.raises(ActivityError):

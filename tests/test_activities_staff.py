@@ -21,6 +21,7 @@ from models.activities import (
     RegistrationStatus,
     sign_up,
 )
+from models.office import OfficeSettings
 from models.users import Role
 from tests.chat import Chat, Person, last_message
 from tests.test_activities_helpers import (
@@ -35,6 +36,8 @@ LI = Person(6002, "李建国")
 STAFF = Person(6009, "赵老师")
 
 pytestmark = pytest.mark.postgres
+
+OFFICE = OfficeSettings()  # the office's defaults: Asia/Shanghai, reminders 24 h and 2 h
 
 
 @pytest.fixture
@@ -169,7 +172,7 @@ async def test_participant_rates_and_the_organiser_reads_it(
     earlier = now - timedelta(days=1)
     reg = (await sign_up(session, wang.user, activity.id, wang.id, now=earlier)).registration
     await toggle_attendance(session, staff, reg.id)
-    assert await scan(session, now) == 1
+    assert await scan(session, now, OFFICE) == 1
     await session.commit()
     (row,) = await outbox_rows(session, "act.feedback")
     rendered = render(row.kind, row.params, "zh_Hans", i18n)

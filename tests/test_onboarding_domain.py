@@ -169,8 +169,8 @@ async def test_daily_scan_marks_those_who_turned_80(session: AsyncSession, setti
     session.add_all([turned, not_yet, unknown])
     await session.flush()
     now = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
-    assert await refresh_over_80(session, now, settings) == 1
-    assert await refresh_over_80(session, now, settings) == 0
+    assert await refresh_over_80(session, now, settings.office()) == 1
+    assert await refresh_over_80(session, now, settings.office()) == 0
     await session.commit()
     session.expire_all()
     flags = {p.full_name: p.over_80 for p in await session.scalars(select(RetireeProfile))}

@@ -9,7 +9,6 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from handlers.activities.callbacks import AttendCb, ManageAction, ManageCb
 from handlers.activities.common import error_text, show, staff_activity
 from handlers.activities.keyboards import format_when
@@ -23,6 +22,7 @@ from models.activities import (
     toggle_attendance,
 )
 from models.activity_import import participants_xlsx
+from models.office import OfficeSettings
 from models.users import User
 
 router = Router(name=__name__)
@@ -31,13 +31,13 @@ MARKS = {None: "⬜", Attendance.PRESENT: "✅", Attendance.ABSENT: "❌"}
 
 
 async def participants_view(
-    session: AsyncSession, activity: Activity, settings: Settings
+    session: AsyncSession, activity: Activity, office: OfficeSettings
 ) -> tuple[str, InlineKeyboardMarkup]:
     regs = await participants(session, activity.id)
     confirmed = [r for r in regs if r.status == RegistrationStatus.CONFIRMED]
     waiting = [r for r in regs if r.status == RegistrationStatus.WAITLISTED]
     lines = [
-        f"{activity.title} — {format_when(activity.starts_at, settings.tz)}",
+        f"{activity.title} — {format_when(activity.starts_at, office.tz)}",
         _("Signed up: {n} of {capacity}").format(n=len(confirmed), capacity=activity.capacity),
         "",
     ]
@@ -80,13 +80,13 @@ async def participants_chosen(
     callback_data: ManageCb,
     session: AsyncSession,
     user: User | None,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     activity = await staff_activity(query, session, user, callback_data.activity_id)
     if activity is None:
         return
     await query.answer()
-    await show(query, *await participants_view(session, activity, settings))
+    await show(query, *await participants_view(session, activity, office))
 
 
 @router.callback_query(AttendCb.filter())
@@ -95,7 +95,7 @@ async def attendance_tapped(
     callback_data: AttendCb,
     session: AsyncSession,
     user: User | None,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     activity = await staff_activity(query, session, user, callback_data.activity_id)
     if activity is None or user is None:
@@ -113,7 +113,7 @@ async def attendance_tapped(
         if registration.attendance == Attendance.PRESENT
         else _("{name}: did not come").format(name=registration.profile.full_name)
     )
-    await show(query, *await participants_view(session, activity, settings))
+    await show(query, *await participants_view(session, activity, office))
 
 
 @router.callback_query(ManageCb.filter(F.action == ManageAction.EXPORT))
@@ -122,7 +122,7 @@ async def export_chosen(
     callback_data: ManageCb,
     session: AsyncSession,
     user: User | None,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     activity = await staff_activity(query, session, user, callback_data.activity_id)
     if activity is None or query.bot is None or query.message is None:
@@ -144,9 +144,9 @@ async def export_chosen(
         "present": _("came"),
         "absent": _("did not come"),
     }
-    title = f"{activity.title} {format_when(activity.starts_at, settings.tz)}"
+    title = f"{activity.title} {format_when(activity.starts_at, office.tz)}"
     data = participants_xlsx(title, headers, regs, labels)
-    local = activity.starts_at.astimezone(settings.tz)
+    local = activity.starts_at.astimezone(office.tz)
     filename = f"activity-{activity.id}-{local:%Y%m%d}.xlsx"
     await query.bot.send_document(
         query.message.chat.id,

@@ -8,7 +8,6 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from handlers.activities.callbacks import CatAction, CatalogueCb
 from handlers.activities.common import may_browse, not_registered_text, show
 from handlers.activities.keyboards import (
@@ -31,6 +30,7 @@ from models.activities import (
     waitlist_counts_for,
 )
 from models.base import utcnow
+from models.office import OfficeSettings
 from models.users import User
 
 router = Router(name=__name__)
@@ -44,7 +44,7 @@ def _category(value: str) -> Category | None:
 
 
 async def catalogue_view(
-    session: AsyncSession, settings: Settings, page: int, category: str
+    session: AsyncSession, office: OfficeSettings, page: int, category: str
 ) -> tuple[str, InlineKeyboardMarkup]:
     chosen = _category(category)
     now = utcnow()
@@ -68,19 +68,19 @@ async def catalogue_view(
             + _("Tap an activity to see the details and sign up.")
         )
     markup = catalogue_keyboard(
-        activities, counts, waits, settings.tz, page, pages, chosen.value if chosen else ""
+        activities, counts, waits, office.tz, page, pages, chosen.value if chosen else ""
     )
     return text, markup
 
 
 @router.message(MenuButton("activities"))
 async def cmd_activities(
-    message: Message, session: AsyncSession, user: User | None, settings: Settings
+    message: Message, session: AsyncSession, user: User | None, office: OfficeSettings
 ) -> None:
     if not may_browse(user):
         await message.answer(not_registered_text())
         return
-    text, markup = await catalogue_view(session, settings, 0, "")
+    text, markup = await catalogue_view(session, office, 0, "")
     await message.answer(text, reply_markup=markup)
 
 
@@ -90,14 +90,12 @@ async def page_chosen(
     callback_data: CatalogueCb,
     session: AsyncSession,
     user: User | None,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     await query.answer()
     if not may_browse(user):
         return
-    text, markup = await catalogue_view(
-        session, settings, callback_data.page, callback_data.category
-    )
+    text, markup = await catalogue_view(session, office, callback_data.page, callback_data.category)
     await show(query, text, markup)
 
 
@@ -115,7 +113,7 @@ async def activity_chosen(
     callback_data: CatalogueCb,
     session: AsyncSession,
     user: User | None,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     activity = await get_activity(session, callback_data.activity_id)
     if activity is None or not may_browse(user):
@@ -125,7 +123,7 @@ async def activity_chosen(
     confirmed = await confirmed_count(session, activity.id)
     waiting = await waitlist_count(session, activity.id)
     full = confirmed >= activity.capacity or waiting > 0
-    text = details_text(activity, settings.tz, confirmed, waiting)
+    text = details_text(activity, office.tz, confirmed, waiting)
     if not signup_open(activity, utcnow()) and not activity.is_cancelled:
         text += "\n\n" + _("Sign-up for this activity is closed.")
     markup = details_keyboard(

@@ -9,7 +9,6 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from handlers.activities.callbacks import RegAction, RegCb
 from handlers.activities.common import error_text, may_browse, not_registered_text, show
 from handlers.activities.keyboards import confirm_cancel_keyboard, format_when
@@ -23,13 +22,14 @@ from models.activities import (
     waitlist_position,
 )
 from models.base import utcnow
+from models.office import OfficeSettings
 from models.users import User
 
 router = Router(name=__name__)
 
 
 async def mine_view(
-    session: AsyncSession, user: User, settings: Settings
+    session: AsyncSession, user: User, office: OfficeSettings
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     registrations = await registrations_of(session, user, utcnow())
     if not registrations:
@@ -40,7 +40,7 @@ async def mine_view(
     builder = InlineKeyboardBuilder()
     for number, registration in enumerate(registrations, start=1):
         activity = registration.activity
-        line = f"{number}. {format_when(activity.starts_at, settings.tz)} {activity.title}"
+        line = f"{number}. {format_when(activity.starts_at, office.tz)} {activity.title}"
         if user.profile is None or registration.profile_id != user.profile.id:
             line += f" — {registration.profile.full_name}"
         if registration.status == RegistrationStatus.WAITLISTED:
@@ -61,12 +61,12 @@ async def mine_view(
 
 @router.message(MenuButton("my_activities"))
 async def cmd_my_activities(
-    message: Message, session: AsyncSession, user: User | None, settings: Settings
+    message: Message, session: AsyncSession, user: User | None, office: OfficeSettings
 ) -> None:
     if user is None or not may_browse(user):
         await message.answer(not_registered_text())
         return
-    text, markup = await mine_view(session, user, settings)
+    text, markup = await mine_view(session, user, office)
     await message.answer(text, reply_markup=markup)
 
 
@@ -76,7 +76,7 @@ async def cancel_asked(
     callback_data: RegCb,
     session: AsyncSession,
     user: User | None,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     if user is None:
         await query.answer(not_registered_text(), show_alert=True)
@@ -93,7 +93,7 @@ async def cancel_asked(
     activity = registration.activity
     who = registration.profile.full_name
     text = _("Cancel {name}'s place at “{title}” on {when}?").format(
-        name=who, title=activity.title, when=format_when(activity.starts_at, settings.tz)
+        name=who, title=activity.title, when=format_when(activity.starts_at, office.tz)
     )
     message = query.message
     if message is not None and query.bot is not None:
@@ -109,14 +109,14 @@ async def cancel_confirmed(
     callback_data: RegCb,
     session: AsyncSession,
     user: User | None,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     if user is None:
         await query.answer(not_registered_text(), show_alert=True)
         return
     try:
         registration, _promoted = await cancel_registration(
-            session, user, callback_data.registration_id, tz=settings.timezone
+            session, user, callback_data.registration_id, tz=office.timezone
         )
     except ActivityError as error:
         await query.answer(error_text(error), show_alert=True)

@@ -9,11 +9,11 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from handlers.activities.callbacks import SignupAction, SignupCb
 from handlers.activities.common import error_text, may_browse, not_registered_text, show
 from handlers.activities.keyboards import format_when
 from models.activities import ActivityError, get_activity, profiles_for, sign_up
+from models.office import OfficeSettings
 from models.users import User
 
 router = Router(name=__name__)
@@ -25,7 +25,7 @@ async def signup_started(
     callback_data: SignupCb,
     session: AsyncSession,
     user: User | None,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     if user is None or not may_browse(user):
         await query.answer(not_registered_text(), show_alert=True)
@@ -46,7 +46,7 @@ async def signup_started(
         )
         return
     if len(profiles) == 1:
-        await _sign_up(query, session, user, settings, activity.id, profiles[0].id)
+        await _sign_up(query, session, user, office, activity.id, profiles[0].id)
         return
     await query.answer()
     builder = InlineKeyboardBuilder()
@@ -72,13 +72,13 @@ async def profile_chosen(
     callback_data: SignupCb,
     session: AsyncSession,
     user: User | None,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     if user is None or not may_browse(user):
         await query.answer(not_registered_text(), show_alert=True)
         return
     await _sign_up(
-        query, session, user, settings, callback_data.activity_id, callback_data.profile_id
+        query, session, user, office, callback_data.activity_id, callback_data.profile_id
     )
 
 
@@ -86,12 +86,12 @@ async def _sign_up(
     query: CallbackQuery,
     session: AsyncSession,
     user: User,
-    settings: Settings,
+    office: OfficeSettings,
     activity_id: int,
     profile_id: int,
 ) -> None:
     try:
-        result = await sign_up(session, user, activity_id, profile_id, tz=settings.timezone)
+        result = await sign_up(session, user, activity_id, profile_id, tz=office.timezone)
     except ActivityError as error:
         await query.answer(error_text(error), show_alert=True)
         return
@@ -99,7 +99,7 @@ async def _sign_up(
     registration = result.registration
     activity = registration.activity
     me = registration.profile.user_id == user.id
-    when = format_when(activity.starts_at, settings.tz)
+    when = format_when(activity.starts_at, office.tz)
     if result.confirmed:
         text = (
             _("✅ You are signed up for “{title}”.")

@@ -16,7 +16,6 @@ from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from handlers.activities.callbacks import EditCb, ManageAction, ManageCb
 from handlers.activities.common import error_text, is_staff, show, staff_activity, staff_only_text
 from handlers.activities.keyboards import (
@@ -55,6 +54,7 @@ from models.activity_import import (
     parse_local_time_on,
 )
 from models.base import utcnow
+from models.office import OfficeSettings
 from models.users import User
 
 router = Router(name=__name__)
@@ -115,7 +115,7 @@ def category_by_label(text: str) -> Category | None:
 
 
 async def manage_view(
-    session: AsyncSession, settings: Settings, page: int
+    session: AsyncSession, office: OfficeSettings, page: int
 ) -> tuple[str, InlineKeyboardMarkup]:
     now = utcnow()
     total = (await upcoming_activities(session, now, since=now - RECENT, limit=1))[1]
@@ -129,7 +129,7 @@ async def manage_view(
     waits = await waitlist_counts_for(session, ids)
     builder = InlineKeyboardBuilder()
     for activity in activities:
-        local = activity.starts_at.astimezone(settings.tz)
+        local = activity.starts_at.astimezone(office.tz)
         mark = "✔️ " if activity.starts_at <= now else ""
         label = f"{mark}{local.month}/{local.day} {local:%H:%M} {activity.title} · "
         label += f"{counts.get(activity.id, 0)}/{activity.capacity}"
@@ -181,7 +181,7 @@ def staff_card_keyboard(activity_id: int, page: int, closed: bool) -> InlineKeyb
 
 
 async def staff_card(
-    session: AsyncSession, settings: Settings, activity_id: int, page: int = 0
+    session: AsyncSession, office: OfficeSettings, activity_id: int, page: int = 0
 ) -> tuple[str, InlineKeyboardMarkup] | None:
     activity = await get_activity(session, activity_id)
     if activity is None:
@@ -189,19 +189,19 @@ async def staff_card(
     await session.refresh(activity)
     confirmed = await confirmed_count(session, activity.id)
     waiting = await waitlist_count(session, activity.id)
-    text = details_text(activity, settings.tz, confirmed, waiting, staff=True)
+    text = details_text(activity, office.tz, confirmed, waiting, staff=True)
     closed = activity.is_cancelled or activity.starts_at <= utcnow()
     return text, staff_card_keyboard(activity.id, page, closed)
 
 
 @router.message(MenuButton("manage_activities"))
 async def cmd_manage(
-    message: Message, session: AsyncSession, user: User | None, settings: Settings
+    message: Message, session: AsyncSession, user: User | None, office: OfficeSettings
 ) -> None:
     if not is_staff(user):
         await message.answer(staff_only_text())
         return
-    text, markup = await manage_view(session, settings, 0)
+    text, markup = await manage_view(session, office, 0)
     await message.answer(text, reply_markup=markup)
 
 
@@ -211,13 +211,13 @@ async def list_chosen(
     callback_data: ManageCb,
     session: AsyncSession,
     user: User | None,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     if not is_staff(user):
         await query.answer(staff_only_text(), show_alert=True)
         return
     await query.answer()
-    text, markup = await manage_view(session, settings, callback_data.page)
+    text, markup = await manage_view(session, office, callback_data.page)
     await show(query, text, markup)
 
 
@@ -227,12 +227,12 @@ async def manage_activity_chosen(
     callback_data: ManageCb,
     session: AsyncSession,
     user: User | None,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     if not is_staff(user):
         await query.answer(staff_only_text(), show_alert=True)
         return
-    card = await staff_card(session, settings, callback_data.activity_id, callback_data.page)
+    card = await staff_card(session, office, callback_data.activity_id, callback_data.page)
     if card is None:
         await query.answer(_("Sorry, this activity is no longer available."), show_alert=True)
         return
@@ -249,7 +249,7 @@ async def cancel_activity_asked(
     callback_data: ManageCb,
     session: AsyncSession,
     user: User | None,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     activity = await staff_activity(query, session, user, callback_data.activity_id)
     if activity is None:
@@ -268,7 +268,7 @@ async def cancel_activity_asked(
     await show(
         query,
         _("Cancel “{title}” on {when}? Everyone signed up or waiting will be told.").format(
-            title=activity.title, when=format_when(activity.starts_at, settings.tz)
+            title=activity.title, when=format_when(activity.starts_at, office.tz)
         ),
         builder.as_markup(),
     )
@@ -280,13 +280,13 @@ async def cancel_activity_confirmed(
     callback_data: ManageCb,
     session: AsyncSession,
     user: User | None,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     if user is None or not is_staff(user):
         await query.answer(staff_only_text(), show_alert=True)
         return
     try:
-        told = await cancel_activity(session, user, callback_data.activity_id, tz=settings.timezone)
+        told = await cancel_activity(session, user, callback_data.activity_id, tz=office.timezone)
     except ActivityError as error:
         await query.answer(error_text(error), show_alert=True)
         return
@@ -473,9 +473,9 @@ async def place_invalid(message: Message) -> None:
 
 
 @router.message(CreateForm.starts, F.text)
-async def starts_chosen(message: Message, state: FSMContext, settings: Settings) -> None:
+async def starts_chosen(message: Message, state: FSMContext, office: OfficeSettings) -> None:
     now = utcnow()
-    starts_at = parse_local_datetime(message.text or "", settings.tz, now)
+    starts_at = parse_local_datetime(message.text or "", office.tz, now)
     if starts_at is None:
         await starts_invalid(message)
         return
@@ -492,20 +492,20 @@ async def starts_invalid(message: Message) -> None:
     await message.answer(_hint(message) + "\n" + _q_starts())
 
 
-def _parse_end(text: str, starts_at: datetime, settings: Settings) -> datetime | None:
-    return parse_local_time_on(text, starts_at, settings.tz) or parse_local_datetime(
-        text, settings.tz, starts_at
+def _parse_end(text: str, starts_at: datetime, office: OfficeSettings) -> datetime | None:
+    return parse_local_time_on(text, starts_at, office.tz) or parse_local_datetime(
+        text, office.tz, starts_at
     )
 
 
 @router.message(CreateForm.ends, F.text)
-async def ends_chosen(message: Message, state: FSMContext, settings: Settings) -> None:
+async def ends_chosen(message: Message, state: FSMContext, office: OfficeSettings) -> None:
     data = await state.get_data()
     starts_at = datetime.fromisoformat(data["starts_at"])
     text = (message.text or "").strip()
     ends_at = None
     if text not in _skip_texts():
-        ends_at = _parse_end(text, starts_at, settings)
+        ends_at = _parse_end(text, starts_at, office)
         if ends_at is None:
             await ends_invalid(message)
             return
@@ -546,13 +546,13 @@ async def capacity_invalid(message: Message) -> None:
 
 
 @router.message(CreateForm.deadline, F.text)
-async def deadline_chosen(message: Message, state: FSMContext, settings: Settings) -> None:
+async def deadline_chosen(message: Message, state: FSMContext, office: OfficeSettings) -> None:
     data = await state.get_data()
     starts_at = datetime.fromisoformat(data["starts_at"])
     text = (message.text or "").strip()
     deadline = None
     if text not in _skip_texts():
-        deadline = parse_local_datetime(text, settings.tz, utcnow())
+        deadline = parse_local_datetime(text, office.tz, utcnow())
         if deadline is None:
             await deadline_invalid(message)
             return
@@ -587,22 +587,22 @@ def _draft(data: dict[str, Any]) -> ActivityDraft:
     )
 
 
-def _summary(draft: ActivityDraft, settings: Settings) -> str:
+def _summary(draft: ActivityDraft, office: OfficeSettings) -> str:
     lines = [
         _("Please check:"),
         "",
         "📌 " + draft.title,
         "🏷 " + category_label(draft.category),
-        "🕘 " + format_when(draft.starts_at, settings.tz),
+        "🕘 " + format_when(draft.starts_at, office.tz),
     ]
     if draft.ends_at:
-        lines[-1] += " – " + format_when(draft.ends_at, settings.tz)
+        lines[-1] += " – " + format_when(draft.ends_at, office.tz)
     lines.append("📍 " + draft.place)
     lines.append("👥 " + _("Places: {n}").format(n=draft.capacity))
     if draft.signup_deadline_at:
         lines.append(
             "📝 "
-            + _("Sign up by {when}").format(when=format_when(draft.signup_deadline_at, settings.tz))
+            + _("Sign up by {when}").format(when=format_when(draft.signup_deadline_at, office.tz))
         )
     if draft.weeks > 1:
         lines.append(
@@ -615,7 +615,7 @@ def _summary(draft: ActivityDraft, settings: Settings) -> str:
 
 
 @router.message(CreateForm.weeks, F.text)
-async def weeks_chosen(message: Message, state: FSMContext, settings: Settings) -> None:
+async def weeks_chosen(message: Message, state: FSMContext, office: OfficeSettings) -> None:
     text = (message.text or "").strip()
     if text == once_text():
         weeks = 1
@@ -627,7 +627,7 @@ async def weeks_chosen(message: Message, state: FSMContext, settings: Settings) 
     await state.update_data(weeks=weeks)
     await state.set_state(CreateForm.confirm)
     draft = _draft(await state.get_data())
-    await _ask(message, _summary(draft, settings), form_keyboard([create_text()]))
+    await _ask(message, _summary(draft, office), form_keyboard([create_text()]))
 
 
 @router.message(CreateForm.weeks)
@@ -645,7 +645,7 @@ async def confirm_chosen(
     state: FSMContext,
     session: AsyncSession,
     user: User | None,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     if (message.text or "").strip() != create_text():
         await confirm_invalid(message)
@@ -754,14 +754,14 @@ async def edit_field_chosen(
         )
 
 
-def _parse_value(field: str, text: str, starts_at: datetime, settings: Settings) -> Any:
+def _parse_value(field: str, text: str, starts_at: datetime, office: OfficeSettings) -> Any:
     """The typed value for `field`, or None if the text does not fit."""
     if field == "category":
         return category_by_label(text)
     if field in ("starts_at", "signup_deadline_at"):
-        return parse_local_datetime(text, settings.tz, utcnow())
+        return parse_local_datetime(text, office.tz, utcnow())
     if field == "ends_at":
-        return _parse_end(text, starts_at, settings)
+        return _parse_end(text, starts_at, office)
     if field == "capacity":
         return _parse_capacity(text)
     limit = {"title": TITLE_MAX, "place": PLACE_MAX, "description": DESCRIPTION_MAX}
@@ -776,7 +776,7 @@ async def value_chosen(
     state: FSMContext,
     session: AsyncSession,
     user: User | None,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     data = await state.get_data()
     activity = await get_activity(session, int(data.get("activity_id", 0)))
@@ -785,13 +785,13 @@ async def value_chosen(
         await state.clear()
         await message.answer(_("Sorry, this activity is no longer available."))
         return
-    value = _parse_value(field, (message.text or "").strip(), activity.starts_at, settings)
+    value = _parse_value(field, (message.text or "").strip(), activity.starts_at, office)
     if value is None:
         await value_invalid(message, state)
         return
     try:
         activity, promoted = await update_activity(
-            session, user, activity.id, field, value, tz=settings.timezone
+            session, user, activity.id, field, value, tz=office.timezone
         )
     except ActivityError as error:
         await message.answer(error_text(error) + "\n" + _edit_question(field))
@@ -805,7 +805,7 @@ async def value_chosen(
             len(promoted),
         ).format(n=len(promoted))
     await message.answer(text, reply_markup=main_menu_keyboard(user))
-    card = await staff_card(session, settings, activity.id)
+    card = await staff_card(session, office, activity.id)
     if card is not None:
         await message.answer(card[0], reply_markup=card[1])
 
@@ -882,7 +882,7 @@ async def file_chosen(
     state: FSMContext,
     session: AsyncSession,
     user: User | None,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     document = message.document
     if user is None or not is_staff(user) or document is None or message.bot is None:
@@ -895,7 +895,7 @@ async def file_chosen(
     buffer = await message.bot.download(document)
     data = buffer.read() if buffer is not None else b""
     now = utcnow()
-    result = parse_activities(data, document.file_name or "", settings.tz, now)
+    result = parse_activities(data, document.file_name or "", office.tz, now)
     if result.file_problem is not None:
         await message.answer(
             file_problem_text(result.file_problem, result.missing_columns) + "\n\n" + import_help()

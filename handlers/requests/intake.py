@@ -13,7 +13,6 @@ from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from handlers.common import form_keyboard, is_command, register_state_prompt
 from handlers.menu import AnyMenuButton, MenuButton, main_menu_keyboard, register_menu_item
 from handlers.requests.keyboards import (
@@ -35,6 +34,7 @@ from handlers.requests.texts import (
     urgency_label,
 )
 from models.base import utcnow
+from models.office import OfficeSettings
 from models.requests import (
     MAX_ATTACHMENTS,
     MAX_DESCRIPTION,
@@ -288,7 +288,7 @@ async def _ask_when(message: Message, state: FSMContext) -> None:
 
 @router.callback_query(IntakeForm.when, IntakeCb.filter(F.step == IntakeStep.WHEN))
 async def when_chosen(
-    callback: CallbackQuery, callback_data: IntakeCb, state: FSMContext, settings: Settings
+    callback: CallbackQuery, callback_data: IntakeCb, state: FSMContext, office: OfficeSettings
 ) -> None:
     message = await _message_of(callback)
     if message is None or callback_data.value not in {p.value for p in Preferred}:
@@ -297,7 +297,7 @@ async def when_chosen(
     await callback.answer()
     if callback_data.value == Preferred.DATE:
         await state.set_state(IntakeForm.date)
-        today = utcnow().astimezone(settings.tz).date()
+        today = utcnow().astimezone(office.tz).date()
         await message.edit_text(_("Please tap a date."), reply_markup=date_keyboard(today))
         return
     await state.update_data(preferred=callback_data.value, preferred_date=None)
@@ -307,10 +307,10 @@ async def when_chosen(
 
 @router.callback_query(IntakeForm.date, IntakeCb.filter(F.step == IntakeStep.DATE))
 async def date_chosen(
-    callback: CallbackQuery, callback_data: IntakeCb, state: FSMContext, settings: Settings
+    callback: CallbackQuery, callback_data: IntakeCb, state: FSMContext, office: OfficeSettings
 ) -> None:
     message = await _message_of(callback)
-    today = utcnow().astimezone(settings.tz).date()
+    today = utcnow().astimezone(office.tz).date()
     if message is not None and callback_data.value == "back":
         await callback.answer()
         await state.set_state(IntakeForm.when)
@@ -415,7 +415,7 @@ async def send_chosen(
     state: FSMContext,
     session: AsyncSession,
     user: User,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     message = await _message_of(callback)
     data = await state.get_data()
@@ -437,8 +437,8 @@ async def send_chosen(
             preferred=Preferred(data.get("preferred") or Preferred.THIS_WEEK),
             preferred_date=date.fromisoformat(preferred_date) if preferred_date else None,
             urgent=bool(data.get("urgent")),
-            tz=settings.tz,
-            staff_chat_id=settings.staff_chat_id,
+            tz=office.tz,
+            staff_chat_id=office.staff_chat_id,
         )
     except RequestError:
         await callback.answer(_("Sorry, this request could not be sent."), show_alert=True)
@@ -446,7 +446,7 @@ async def send_chosen(
     await callback.answer()
     await state.clear()
     await message.edit_reply_markup(reply_markup=None)
-    due = request.accept_due_at.astimezone(settings.tz)
+    due = request.accept_due_at.astimezone(office.tz)
     await message.answer(
         "✅ "
         + _(

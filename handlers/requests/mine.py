@@ -10,7 +10,6 @@ from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from handlers.common import is_command, register_state_prompt
 from handlers.menu import AnyMenuButton, MenuButton, main_menu_keyboard, register_menu_item
 from handlers.requests.keyboards import (
@@ -24,6 +23,7 @@ from handlers.requests.keyboards import (
     stars_keyboard,
 )
 from handlers.requests.texts import category_label, event_line, status_label
+from models.office import OfficeSettings
 from models.requests import (
     ErrorCode,
     RequestError,
@@ -71,25 +71,25 @@ def _list_label(request: ServiceRequest) -> str:
     return f"{request.number} · {category_label(request.category.value)}"
 
 
-def _latest(request: ServiceRequest, settings: Settings) -> str:
+def _latest(request: ServiceRequest, office: OfficeSettings) -> str:
     if not request.events:
         return ""
     event = request.events[-1]
-    when = event.created_at.astimezone(settings.tz).strftime("%m-%d %H:%M")
+    when = event.created_at.astimezone(office.tz).strftime("%m-%d %H:%M")
     actor = event.actor.display_name if event.actor else None
     return f"{when} {event_line(event.action.value, actor, event.note)}"
 
 
 @router.message(F.chat.type == "private", MenuButton("my_requests"))
 async def cmd_my_requests(
-    message: Message, state: FSMContext, session: AsyncSession, user: User, settings: Settings
+    message: Message, state: FSMContext, session: AsyncSession, user: User, office: OfficeSettings
 ) -> None:
     await state.clear()
-    text, markup = await _list_view(session, user, settings)
+    text, markup = await _list_view(session, user, office)
     await message.answer(text, reply_markup=markup or main_menu_keyboard(user))
 
 
-async def _list_view(session: AsyncSession, user: User, settings: Settings):  # type: ignore[no-untyped-def]
+async def _list_view(session: AsyncSession, user: User, office: OfficeSettings):  # type: ignore[no-untyped-def]
     requests = await requests_of(session, user)
     if not requests:
         return _("You have no requests yet. Tap “🆘 Request help” when you need something."), None
@@ -97,7 +97,7 @@ async def _list_view(session: AsyncSession, user: User, settings: Settings):  # 
     for request in requests:
         lines.append(f"{request.number} · {category_label(request.category.value)}")
         lines.append("   " + status_label(request.status.value))
-        latest = _latest(request, settings)
+        latest = _latest(request, office)
         if latest:
             lines.append("   " + latest)
     lines += ["", _("Tap a request to see its history.")]
@@ -105,7 +105,7 @@ async def _list_view(session: AsyncSession, user: User, settings: Settings):  # 
     return "\n".join(lines), my_list_keyboard(items)
 
 
-def history_text(request: ServiceRequest, settings: Settings) -> str:
+def history_text(request: ServiceRequest, office: OfficeSettings) -> str:
     lines = [
         f"{request.number} · {category_label(request.category.value)}",
         _("For: {name}").format(name=request.profile.full_name),
@@ -116,7 +116,7 @@ def history_text(request: ServiceRequest, settings: Settings) -> str:
         _("History:"),
     ]
     for event in request.events:
-        when = event.created_at.astimezone(settings.tz).strftime("%m-%d %H:%M")
+        when = event.created_at.astimezone(office.tz).strftime("%m-%d %H:%M")
         actor = event.actor.display_name if event.actor else None
         lines.append(f"• {when} {event_line(event.action.value, actor, event.note)}")
     if request.rating:
@@ -134,7 +134,7 @@ async def mine_pressed(
     callback_data: MineCb,
     session: AsyncSession,
     user: User,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     message = callback.message
     if message is None or isinstance(message, InaccessibleMessage):
@@ -143,7 +143,7 @@ async def mine_pressed(
     action = callback_data.action
     if action == MineAction.LIST:
         await callback.answer()
-        text, markup = await _list_view(session, user, settings)
+        text, markup = await _list_view(session, user, office)
         await message.edit_text(text, reply_markup=markup)
         return
     try:
@@ -153,8 +153,8 @@ async def mine_pressed(
                 session,
                 user,
                 request.id,
-                tz=settings.tz,
-                staff_chat_id=settings.staff_chat_id,
+                tz=office.tz,
+                staff_chat_id=office.staff_chat_id,
             )
         elif action in (MineAction.CANCEL, MineAction.RATE) and user.is_staff:
             raise RequestError(ErrorCode.FORBIDDEN)
@@ -165,7 +165,7 @@ async def mine_pressed(
     if action == MineAction.CANCEL:
         if not request.status.is_open:
             await message.edit_text(
-                history_text(request, settings),
+                history_text(request, office),
                 reply_markup=my_request_keyboard(request.id, request.status, False),
             )
             return
@@ -182,7 +182,7 @@ async def mine_pressed(
             reply_markup=stars_keyboard(request.id),
         )
         return
-    text = history_text(request, settings)
+    text = history_text(request, office)
     if action == MineAction.CANCEL_YES:
         text = "↩️ " + _("The request has been cancelled.") + "\n\n" + text
     await message.edit_text(

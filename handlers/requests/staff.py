@@ -15,7 +15,6 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from handlers.common import form_keyboard, is_command, register_state_prompt
 from handlers.menu import AnyMenuButton, MenuButton, main_menu_keyboard, register_menu_item
 from handlers.requests.keyboards import (
@@ -29,6 +28,7 @@ from handlers.requests.keyboards import (
 from handlers.requests.mine import error_text
 from handlers.requests.texts import card_text, category_label
 from models.base import utcnow
+from models.office import OfficeSettings
 from models.requests import (
     AttachmentKind,
     ErrorCode,
@@ -129,13 +129,13 @@ async def queue_filter_chosen(
 
 
 def _render_card(
-    request: ServiceRequest, settings: Settings, private: bool, i18n: I18n, user_locale: bool
+    request: ServiceRequest, office: OfficeSettings, private: bool, i18n: I18n, user_locale: bool
 ) -> tuple[str, object]:
     """The group card speaks the office's default language; the private view the user's."""
-    params = card_params(request, utcnow(), settings.tz)
+    params = card_params(request, utcnow(), office.tz)
     if user_locale:
         return card_text(params), staff_card_keyboard(params, private=private)
-    with i18n.use_locale(settings.default_locale):
+    with i18n.use_locale(office.default_locale):
         return card_text(params), staff_card_keyboard(params, private=private)
 
 
@@ -145,7 +145,7 @@ async def staff_pressed(
     callback_data: StaffCb,
     session: AsyncSession,
     user: User | None,
-    settings: Settings,
+    office: OfficeSettings,
     i18n: I18n,
     bot: Bot,
     state: FSMContext,
@@ -160,8 +160,8 @@ async def staff_pressed(
     private = message.chat.type == "private"
     ctx = StaffContext(
         now=utcnow(),
-        tz=settings.tz,
-        staff_chat_id=settings.staff_chat_id,
+        tz=office.tz,
+        staff_chat_id=office.staff_chat_id,
         # in the group the pressed card is edited right here; from the queue via the outbox
         update_card=private,
     )
@@ -216,7 +216,7 @@ async def staff_pressed(
         if done
         else None
     )
-    text, markup = _render_card(request, settings, private, i18n, user_locale=private)
+    text, markup = _render_card(request, office, private, i18n, user_locale=private)
     await _edit(message, text, markup)
 
 
@@ -285,7 +285,7 @@ async def reject_reason_chosen(
     state: FSMContext,
     session: AsyncSession,
     user: User,
-    settings: Settings,
+    office: OfficeSettings,
 ) -> None:
     reason = (message.text or "").strip()
     if is_command(reason) or not reason:
@@ -296,7 +296,7 @@ async def reject_reason_chosen(
         return
     data = await state.get_data()
     ctx = StaffContext(
-        now=utcnow(), tz=settings.tz, staff_chat_id=settings.staff_chat_id, update_card=True
+        now=utcnow(), tz=office.tz, staff_chat_id=office.staff_chat_id, update_card=True
     )
     try:
         request = await reject(session, user, int(data.get("reject_request_id") or 0), reason, ctx)

@@ -1,0 +1,336 @@
+"""Forms as tables of steps.
+
+A form is a list of `Step`s: the state, the question, the keyboard, and how to read an answer.
+Everything a conversation does with a form is then a lookup in that table:
+
+- asking a step's question (and asking it again after bad input, with the problem first);
+- going on to the next step (skipping steps that do not apply), or back to the review when the
+  person was changing one answer from it;
+- going back one step;
+- editing one field from the review (`Form.edit(ctx, field)`);
+- resuming after /language: the current state's question, asked again in the new language;
+- the kind hint for an unexpected message (`FormRegistry.prompt(state)`).
+
+Answers live in the FSM data under the form's `data_key` (a dict), so a form never tramples on
+another's data and the whole form survives a restart with the FSM state.
+
+A step reads typed answers with `parse(message, ctx) -> dict` (raise `Invalid(problem)` to
+refuse). Steps answered by buttons (inline callbacks, a contact) have their own handlers in the
+capability, which call `form.answer(ctx, step, values)` to store and go on. `Form.router()`
+registers the one message handler that feeds typed answers to `parse` for every such step.
+
+    NAME = Step(Onboarding.name, prompt=_q_name, parse=parse_name, field="name", label=_l_name)
+    REGISTRATION = Form("registration", [NAME, PHONE, ...], data_key="reg", review=CONFIRM)
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias, TypeVar, cast
+
+from aiogram import Router
+from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State
+from aiogram.types import ForceReply, InlineKeyboardMarkup, Message, ReplyKeyboardMarkup
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.common import form_keyboard, is_command
+from handlers.common import state_prompt as legacy_prompt
+from models.office import OfficeSettings
+from models.users import User
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ForceReply
+T = TypeVar("T")
+MaybeAwaitable: TypeAlias = T | Awaitable[T]
+
+
+class Invalid(Exception):
+    """An answer a step cannot take; `problem` is shown before the question is asked again."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+@dataclass
+class StepContext:
+    """What a step's callables may use: where to answer, the form's answers so far, and the
+    update's session, person and office settings (all from middleware data)."""
+
+    message: Message
+    state: FSMContext
+    session: AsyncSession
+    user: User
+    office: OfficeSettings
+    i18n: I18n
+    answers: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, message: Message, data: dict[str, Any]) -> StepContext:
+        """Built from a handler's middleware data (`**data` / the named arguments)."""
+        return cls(
+            message=message,
+            state=data["state"],
+            session=data["session"],
+            user=data["user"],
+            office=data["office"],
+            i18n=data["i18n"],
+        )
+
+
+@dataclass(frozen=True)
+class Step:
+    state: State
+    # The question in the current locale; short, and also used in hints ("Let's continue: …").
+    prompt: Callable[[], str]
+    # The full text when the step is asked (a review shows the answers); defaults to `prompt`.
+    text: Callable[[StepContext], MaybeAwaitable[str]] | None = None
+    keyboard: Callable[[StepContext], MaybeAwaitable[Markup | None]] | None = None
+    # Reads a typed answer: returns the values to store, or raises Invalid.
+    parse: Callable[[Message, StepContext], MaybeAwaitable[dict[str, Any]]] | None = None
+    # The answer this step fills, and its name on the review's "change" buttons.
+    field: str | None = None
+    label: Callable[[], str] | None = None
+    # Whether the step applies (e.g. no communities entered: nothing to choose).
+    applies: Callable[[StepContext], MaybeAwaitable[bool]] | None = None
+    # After changing this answer from the review, go on to the next step instead of back to the
+    # review (a birthday's calendar must be asked again after the date changes).
+    review_after_edit: bool = True
+
+
+async def _resolve(value: MaybeAwaitable[T]) -> T:
+    if inspect.isawaitable(value):
+        return await cast(Awaitable[T], value)
+    return cast(T, value)
+
+
+def default_problem(message: Message) -> str:
+    """Why a message could not be taken, when the step has nothing more specific to say."""
+    if is_command(message.text):
+        return _("That command is not available here.")
+    if message.text is None:
+        return _("Sorry, I can only read typed text here.")
+    return _("Sorry, I did not understand that.")
+
+
+EDITING = "_editing"  # in the form's answers: the person came from the review to change one
+
+
+class Form:
+    def __init__(
+        self,
+        name: str,
+        steps: Sequence[Step],
+        *,
+        data_key: str,
+        review: Step | None = None,
+        finish: Callable[[StepContext], Awaitable[None]] | None = None,
+    ) -> None:
+        """`review` is the summary step the form ends on (its buttons are the capability's);
+        without one, `finish` runs when the last step is answered."""
+        self.name = name
+        self.steps = list(steps)
+        self.data_key = data_key
+        self.review = review
+        self.finish = finish
+        self._by_state = {s.state.state: s for s in self.all_steps()}
+        if len(self._by_state) != len(self.all_steps()):
+            raise ValueError(f"form {name!r} has two steps in one state")
+
+    # -- the table ---------------------------------------------------------------------------
+    def all_steps(self) -> list[Step]:
+        return [*self.steps, *([self.review] if self.review else [])]
+
+    def step_for(self, state: str | None) -> Step | None:
+        return self._by_state.get(state) if state else None
+
+    def by_field(self, name: str) -> Step | None:
+        return next((s for s in self.steps if s.field == name), None)
+
+    def fields(self) -> list[Step]:
+        """The steps the review can send the person back to, in order."""
+        return [s for s in self.steps if s.field and s.label]
+
+    # -- answers -----------------------------------------------------------------------------
+    async def answers(self, state: FSMContext) -> dict[str, Any]:
+        return dict((await state.get_data()).get(self.data_key) or {})
+
+    async def _load(self, ctx: StepContext) -> StepContext:
+        ctx.answers = await self.answers(ctx.state)
+        return ctx
+
+    async def store(self, ctx: StepContext, **values: Any) -> None:
+        ctx.answers = {**await self.answers(ctx.state), **values}
+        await ctx.state.update_data({self.data_key: ctx.answers})
+
+    # -- asking ------------------------------------------------------------------------------
+    async def start(
+        self, ctx: StepContext, *, intro: str | None = None, answers: dict[str, Any] | None = None
+    ) -> None:
+        """Begin with fresh answers (or the given ones) at the first step that applies."""
+        ctx.answers = dict(answers or {})
+        await ctx.state.update_data({self.data_key: ctx.answers})
+        first = await self._next_applicable(ctx, 0)
+        if first is None:
+            await self._end(ctx)
+            return
+        await self.ask(ctx, first, prefix=intro)
+
+    async def ask(
+        self,
+        ctx: StepContext,
+        step: Step,
+        *,
+        problem: str | None = None,
+        prefix: str | None = None,
+    ) -> None:
+        """Put the step's question (after `problem` or `prefix`, if any) with its keyboard."""
+        await ctx.state.set_state(step.state)
+        text = await _resolve(step.text(ctx)) if step.text else step.prompt()
+        keyboard = await _resolve(step.keyboard(ctx)) if step.keyboard else form_keyboard()
+        head = problem or prefix
+        await ctx.message.answer(f"{head}\n{text}" if head else text, reply_markup=keyboard)
+
+    async def ask_again(self, ctx: StepContext, *, problem: str | None = None) -> bool:
+        """The current step's question again (after /language, or bad input). False when the
+        current state is not one of this form's."""
+        step = self.step_for(await ctx.state.get_state())
+        if step is None:
+            return False
+        await self._load(ctx)
+        await self.ask(ctx, step, problem=problem)
+        return True
+
+    # -- moving ------------------------------------------------------------------------------
+    async def answer(self, ctx: StepContext, step: Step, values: dict[str, Any]) -> None:
+        """Store the values a step produced and go on."""
+        await self.store(ctx, **values)
+        await self.advance(ctx, step)
+
+    async def advance(self, ctx: StepContext, step: Step) -> None:
+        """After `step`: back to the review when changing one answer, else the next step."""
+        await self._load(ctx)
+        if ctx.answers.get(EDITING) and step.review_after_edit and self.review is not None:
+            await self.show_review(ctx)
+            return
+        following = await self._next_applicable(ctx, self.steps.index(step) + 1)
+        if following is None:
+            await self._end(ctx)
+            return
+        await self.ask(ctx, following)
+
+    async def back(self, ctx: StepContext, step: Step) -> bool:
+        """One step back (the nearest earlier step that applies). False at the first step."""
+        await self._load(ctx)
+        index = len(self.steps) if step is self.review else self.steps.index(step)
+        for earlier in reversed(self.steps[:index]):
+            if await self._applies(ctx, earlier):
+                await self.ask(ctx, earlier)
+                return True
+        return False
+
+    async def edit(self, ctx: StepContext, field_name: str) -> bool:
+        """From the review: ask the step that fills `field_name`; answering it comes back."""
+        step = self.by_field(field_name)
+        if step is None:
+            return False
+        await self.store(ctx, **{EDITING: True})
+        await self.ask(ctx, step)
+        return True
+
+    async def show_review(self, ctx: StepContext) -> None:
+        assert self.review is not None
+        await self.store(ctx, **{EDITING: False})
+        await self.ask(ctx, self.review)
+
+    async def _end(self, ctx: StepContext) -> None:
+        if self.review is not None:
+            await self.show_review(ctx)
+        elif self.finish is not None:
+            await self.finish(ctx)
+
+    async def _applies(self, ctx: StepContext, step: Step) -> bool:
+        return True if step.applies is None else bool(await _resolve(step.applies(ctx)))
+
+    async def _next_applicable(self, ctx: StepContext, start: int) -> Step | None:
+        for candidate in self.steps[start:]:
+            if await self._applies(ctx, candidate):
+                return candidate
+        return None
+
+    # -- typed answers -----------------------------------------------------------------------
+    async def take_text(self, message: Message, ctx: StepContext) -> None:
+        """Feed a message to the current step's `parse`; a refusal asks again, data kept."""
+        step = self.step_for(await ctx.state.get_state())
+        if step is None or step.parse is None:
+            return
+        await self._load(ctx)
+        try:
+            values: dict[str, Any] = await _resolve(step.parse(message, ctx))
+        except Invalid as refusal:
+            await self.ask(ctx, step, problem=refusal.problem)
+            return
+        await self.answer(ctx, step, values)
+
+    def router(self, *filters: Any) -> Router:
+        """The message handler for every step that reads typed answers. Include it after the
+        capability's own handlers for those states (buttons, contacts), so they win."""
+        router = Router(name=f"form:{self.name}")
+        states = [s.state for s in self.all_steps() if s.parse is not None]
+
+        async def answer_typed(message: Message, **data: Any) -> None:
+            await self.take_text(message, StepContext.of(message, data))
+
+        if states:
+            router.message.register(answer_typed, StateFilter(*states), *filters)
+        return router
+
+
+class FormRegistry:
+    """All forms of the bot, for what navigation does in any state: the current question for
+    a hint, and asking it again after /language."""
+
+    def __init__(self, forms: Iterable[Form]) -> None:
+        self.forms = list(forms)
+        self._owner: dict[str, Form] = {}
+        for form in self.forms:
+            for step in form.all_steps():
+                key = step.state.state
+                assert key is not None
+                if key in self._owner:
+                    raise ValueError(f"state {key} is in two forms")
+                self._owner[key] = form
+
+    def form_for(self, state: str | None) -> Form | None:
+        return self._owner.get(state) if state else None
+
+    def prompt(self, state: str | None) -> str | None:
+        form = self.form_for(state)
+        step = form.step_for(state) if form else None
+        if step is not None:
+            return step.prompt()
+        return legacy_prompt(state)
+
+
+def text_answer(message: Message) -> str:
+    """The typed text of an answer; anything else (a sticker, a command) is refused kindly."""
+    if message.text is None or is_command(message.text):
+        raise Invalid(default_problem(message))
+    return message.text.strip()
+
+
+__all__ = [
+    "EDITING",
+    "Form",
+    "FormRegistry",
+    "Invalid",
+    "Step",
+    "StepContext",
+    "default_problem",
+    "text_answer",
+]
