@@ -57,6 +57,14 @@ async def resolve_locale(
     return i18n.default_locale
 
 
+async def in_their_language(data: dict[str, Any], text: Callable[[], str]) -> str:
+    """`text()` in the language of whoever sent the update (from the handler data)."""
+    i18n: I18n = data["i18n"]
+    locale = await resolve_locale(i18n, data.get("event_from_user"), data.get("sessionmaker"))
+    with i18n.context(), i18n.use_locale(locale):
+        return text()
+
+
 def setup() -> Router:
     """The last resort: after every capability's own error handlers."""
     router = Router(name=__name__)
@@ -70,27 +78,18 @@ def domain_errors(error_type: type[E], text_of: Callable[[E], str]) -> Router:
     with `text_of(error)` in their language: a toast for a button press, a message otherwise."""
     router = Router(name=f"errors:{error_type.__name__}")
 
-    async def on_domain_error(
-        event: ErrorEvent,
-        bot: Bot,
-        i18n: I18n,
-        event_from_user: TelegramUser | None = None,
-        event_chat: Chat | None = None,
-        sessionmaker: async_sessionmaker[AsyncSession] | None = None,
-        **_data: Any,
-    ) -> bool:
+    async def on_domain_error(event: ErrorEvent, bot: Bot, **data: Any) -> bool:
         error = event.exception
         assert isinstance(error, error_type)
         log.info("update %s refused: %s", event.update.update_id, error)
-        locale = await resolve_locale(i18n, event_from_user, sessionmaker)
-        with i18n.context(), i18n.use_locale(locale):
-            text = text_of(error)
+        text = await in_their_language(data, lambda: text_of(error))
         callback = event.update.callback_query
+        chat: Chat | None = data.get("event_chat")
         try:
             if callback is not None:
                 await bot.answer_callback_query(callback.id, text=text, show_alert=True)
-            elif event_chat is not None:
-                await bot.send_message(event_chat.id, text)
+            elif chat is not None:
+                await bot.send_message(chat.id, text)
         except Exception:
             log.warning("could not tell user about a refusal", exc_info=True)
         return True
