@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, CreatedAtMixin, utcnow
+from models.notification_kinds import NotificationKind
 from models.users import User, _enum
 
 
@@ -36,7 +37,7 @@ class OutboxMessage(CreatedAtMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64))  # a NotificationKind value
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -53,7 +54,7 @@ async def enqueue(
     session: AsyncSession,
     *,
     chat_id: int,
-    kind: str,
+    kind: NotificationKind,
     dedup_key: str,
     params: dict[str, Any] | None = None,
     user_id: int | None = None,
@@ -99,7 +100,7 @@ async def enqueue_to(
     session: AsyncSession,
     user: User,
     *,
-    kind: str,
+    kind: NotificationKind,
     dedup_key: str,
     params: dict[str, Any] | None = None,
     due_at: datetime | None = None,

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, CreatedAtMixin, utcnow
+from models.notification_kinds import NotificationKind
 from models.outbox import cancel_pending, enqueue, enqueue_to
 from models.users import (
     FamilyLink,
@@ -527,7 +528,11 @@ async def _post_card(
         params["_edit"] = _card_key(request.id)
         key = f"{_card_key(request.id)}:{version}"
     await enqueue(
-        session, chat_id=staff_chat_id, kind="request.staff_card", params=params, dedup_key=key
+        session,
+        chat_id=staff_chat_id,
+        kind=NotificationKind.REQUEST_STAFF_CARD,
+        params=params,
+        dedup_key=key,
     )
 
 
@@ -541,7 +546,7 @@ async def _tell_requester_side(
         await enqueue_to(
             session,
             person,
-            kind="request.status",
+            kind=NotificationKind.REQUEST_STATUS,
             params={
                 "request_id": request.id,
                 "number": request.number,
@@ -564,7 +569,7 @@ async def _send_media_to(session: AsyncSession, request: ServiceRequest, staff: 
         await enqueue_to(
             session,
             staff,
-            kind="request.media",
+            kind=NotificationKind.REQUEST_MEDIA,
             params={
                 "request_id": request.id,
                 "number": request.number,
@@ -753,7 +758,7 @@ async def assign(
         await enqueue_to(
             session,
             assignee,
-            kind="request.assigned",
+            kind=NotificationKind.REQUEST_ASSIGNED,
             params={**card_params(request, ctx.now, ctx.tz), "by": actor.display_name},
             dedup_key=f"request:{request.id}:assigned:{event.id}",
         )
@@ -843,7 +848,7 @@ async def cancel(
         await enqueue_to(
             session,
             request.assignee,
-            kind="request.cancelled_staff",
+            kind=NotificationKind.REQUEST_CANCELLED_STAFF,
             params={"request_id": request.id, "number": request.number},
             dedup_key=f"request:{request.id}:cancelled:to:{request.assignee.id}",
         )
@@ -857,7 +862,11 @@ async def _ask_rating(session: AsyncSession, request: ServiceRequest, stage: str
     return await enqueue_to(
         session,
         person,
-        kind="request.rate" if stage == "ask" else "request.rate_reminder",
+        kind=(
+            NotificationKind.REQUEST_RATE
+            if stage == "ask"
+            else NotificationKind.REQUEST_RATE_REMINDER
+        ),
         params={
             "request_id": request.id,
             "number": request.number,
@@ -876,7 +885,7 @@ async def _alert_supervisors_low_rating(
         await enqueue_to(
             session,
             supervisor,
-            kind="request.low_rating",
+            kind=NotificationKind.REQUEST_LOW_RATING,
             params={
                 "request_id": request.id,
                 "number": request.number,
@@ -961,7 +970,7 @@ async def _remind_overdue(
         queued += await enqueue(
             session,
             chat_id=staff_chat_id,
-            kind="request.overdue",
+            kind=NotificationKind.REQUEST_OVERDUE,
             params=params,
             dedup_key=key,
         )
@@ -970,7 +979,7 @@ async def _remind_overdue(
         queued += await enqueue_to(
             session,
             person,
-            kind="request.overdue",
+            kind=NotificationKind.REQUEST_OVERDUE,
             params=params,
             dedup_key=key,
         )
