@@ -18,8 +18,9 @@ Several senders may share a PostgreSQL table (rows are claimed with FOR UPDATE S
 on SQLite run one. Start it next to the dispatcher:
 
     stop = asyncio.Event()
-    task = asyncio.create_task(OutboxSender(bot=bot, sessionmaker=sm, i18n=i18n,
-                                            settings=settings).run(stop))
+    sender = OutboxSender(bot=bot, sessionmaker=sm, i18n=i18n, settings=settings,
+                          renderers=handlers.notification_renderers())
+    task = asyncio.create_task(sender.run(stop))
     ...
     stop.set(); await task      # finishes the message in hand, hands the rest back
 """
@@ -51,10 +52,9 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import handlers.system_notifications  # noqa: F401  (registers the "system.text" kind)
 from bot.config import Settings
 from bot.i18n import locale_from_language_code
-from handlers.notifications import Rendered, UnknownNotification, render
+from handlers.notifications import NotificationRenderers, Rendered, UnknownNotification
 from models import outbox
 from models.base import utcnow
 from models.outbox import OutboxMessage
@@ -106,6 +106,7 @@ class OutboxSender:
         sessionmaker: async_sessionmaker[AsyncSession],
         i18n: I18n,
         settings: Settings,
+        renderers: NotificationRenderers,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -113,6 +114,7 @@ class OutboxSender:
         self.sessionmaker = sessionmaker
         self.i18n = i18n
         self.settings = settings
+        self.renderers = renderers
         self._sleep = sleep
         self._clock = clock
         self._interval = 1.0 / settings.outbox_rate_per_second
@@ -239,7 +241,7 @@ class OutboxSender:
             return _Failed(outbox.UNREACHABLE_ERROR, count_attempt=False)
         locale = self._locale(user if private else None)
         try:
-            rendered = render(row.kind, dict(row.params or {}), locale, self.i18n)
+            rendered = self.renderers.render(row.kind, dict(row.params or {}), locale, self.i18n)
         except UnknownNotification:
             return _Failed(f"unknown notification kind {row.kind!r}", count_attempt=False)
         except Exception as exc:

@@ -1,8 +1,11 @@
-"""The Telegram conversation: one router per capability, in an explicit order, fallbacks last."""
+"""The Telegram conversation: one router per capability, in an explicit order, fallbacks last;
+and the renderers of pushed messages, one table per capability."""
 
 from __future__ import annotations
 
 from aiogram import Router
+
+from handlers.notifications import NotificationRenderers
 
 
 def get_routers() -> list[Router]:
@@ -25,6 +28,22 @@ def get_routers() -> list[Router]:
         fallback.router,
     ]
     return _attachable(routers)
+
+
+def notification_renderers() -> NotificationRenderers:
+    """Every capability's notification renderers, for the outbox sender. A kind listed twice
+    is refused here; a kind without a renderer is caught by tests/test_notification_renderers.py."""
+    from handlers import family, system_notifications
+    from handlers.activities import renderers as activities
+    from handlers.requests import renderers as service_requests
+
+    return NotificationRenderers(
+        system_notifications.renderers(),
+        service_requests.renderers(),
+        activities.renderers(),
+        family.renderers(),
+        # other capabilities' renderer tables go here
+    )
 
 
 def _attachable(routers: list[Router]) -> list[Router]:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.notifications import render
+from handlers import notification_renderers
 from models.activities import (
     ActivityDraft,
     ActivityError,
@@ -38,6 +38,8 @@ from tests.test_activities_helpers import (
     make_user,
     outbox_rows,
 )
+
+render = notification_renderers().render
 
 
 async def _people(session: AsyncSession, n: int, base: int = 8000):  # type: ignore[no-untyped-def]

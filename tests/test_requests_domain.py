@@ -282,7 +282,9 @@ async def _twelve_at_once(database_url: str) -> None:
 
 
 async def test_every_pushed_kind_renders_in_every_language(session, i18n) -> None:  # type: ignore[no-untyped-def]
-    from handlers.notifications import render
+    from handlers import notification_renderers
+
+    render = notification_renderers().render
 
     people = await make_people(session)
     now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)

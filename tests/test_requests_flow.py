@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import fsm_storage
+from handlers import notification_renderers
 from handlers.menu import _ITEMS
-from handlers.notifications import render
 from handlers.requests.keyboards import (
     IntakeCb,
     IntakeStep,
@@ -26,6 +26,8 @@ from handlers.requests.keyboards import (
 from models.requests import QueueFilter, RequestStatus, ServiceRequest
 from tests.chat import Chat, Person
 from tests.test_requests_support import make_people, outbox
+
+render = notification_renderers().render
 
 # On SQLite, FSM writes inside an update wait for the update's own write lock until
 # bot/fsm_storage.py writes through the update's session (/work/notes/FSM_SQLITE_DEADLOCK.md);
@@ -385,6 +387,7 @@ async def test_end_to_end_through_the_outbox_sender(
         sessionmaker=sessionmaker,
         i18n=i18n,
         settings=settings.model_copy(update={"outbox_rate_per_second": 1000.0}),
+        renderers=notification_renderers(),
         sleep=no_sleep,
         clock=lambda: clock[0],
     )
