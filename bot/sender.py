@@ -14,6 +14,10 @@ the row's fate:
 - network errors, timeouts and 5xx: retried with capped exponential backoff, then FAILED after
   `settings.outbox_max_attempts`.
 
+A row with `edit_of` (the dedup_key of an earlier row) edits that row's message in place: it
+waits while the earlier row is not sent yet, and goes out as a new message if that one failed
+or can no longer be edited.
+
 Several senders may share a PostgreSQL table (rows are claimed with FOR UPDATE SKIP LOCKED);
 on SQLite run one. Start it next to the dispatcher:
 
@@ -62,7 +66,6 @@ from models.users import User
 
 log = logging.getLogger(__name__)
 
-EDIT_PARAM = "_edit"
 PER_CHAT_INTERVAL = 1.0  # seconds between two messages to one chat
 PER_GROUP_INTERVAL = 3.0  # Telegram allows a bot about 20 messages a minute in one group
 EDIT_WAIT = timedelta(seconds=2)  # an edit whose original is not sent yet waits this long
@@ -248,11 +251,10 @@ class OutboxSender:
             log.exception("Outbox: rendering failed for %s", context)
             return _Failed(f"rendering failed: {type(exc).__name__}: {exc}", count_attempt=False)
 
-        edit_key = (row.params or {}).get(EDIT_PARAM)
         target: OutboxMessage | None = None
-        if edit_key:
+        if row.edit_of:
             async with self.sessionmaker() as session:
-                target = await outbox.get_by_dedup_key(session, str(edit_key))
+                target = await outbox.get_by_dedup_key(session, row.edit_of)
             if target is not None and target.status in (
                 outbox.OutboxStatus.PENDING,
                 outbox.OutboxStatus.SENDING,

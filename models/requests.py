@@ -518,21 +518,18 @@ async def _post_card(
     *,
     version: str | None = None,
 ) -> None:
-    """The staff group's card: sent once, then edited in place (outbox `_edit`)."""
+    """The staff group's card: sent once, then edited in place (the outbox row's `edit_of`)."""
     if staff_chat_id is None:
         return
-    params = card_params(request, now, tz)
-    if version is None:
-        key = _card_key(request.id)
-    else:
-        params["_edit"] = _card_key(request.id)
-        key = f"{_card_key(request.id)}:{version}"
+    edit_of = None if version is None else _card_key(request.id)
+    key = _card_key(request.id) if version is None else f"{_card_key(request.id)}:{version}"
     await enqueue(
         session,
         chat_id=staff_chat_id,
         kind=NotificationKind.REQUEST_STAFF_CARD,
-        params=params,
+        params=card_params(request, now, tz),
         dedup_key=key,
+        edit_of=edit_of,
     )
 
 

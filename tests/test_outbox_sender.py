@@ -306,8 +306,9 @@ async def test_edit_changes_the_earlier_message_in_place(
         session,
         chat_id=STAFF_CHAT,
         kind="test.outbox.card",
-        params={"status": "taken", "_edit": "card:1"},
+        params={"status": "taken"},
         dedup_key="card:1:taken",
+        edit_of="card:1",
         due_at=utcnow() - timedelta(seconds=5),
     )
     await sender.send_due()
@@ -343,8 +344,9 @@ async def test_edit_that_changes_nothing_counts_as_sent(
         session,
         chat_id=-100777,
         kind="test.outbox.card",
-        params={"status": "x", "_edit": "k"},
+        params={"status": "x"},
         dedup_key="k:again",
+        edit_of="k",
     )
     recording.queue_error(
         400,
@@ -368,8 +370,9 @@ async def test_edit_of_a_deleted_message_sends_a_new_one(
         session,
         chat_id=-100778,
         kind="test.outbox.card",
-        params={"status": "b", "_edit": "d"},
+        params={"status": "b"},
         dedup_key="d:b",
+        edit_of="d",
     )
     recording.queue_error(400, "Bad Request: message to edit not found")
     await make_sender().send_due()
