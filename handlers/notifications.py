@@ -55,9 +55,6 @@ class NotificationRenderers:
     def kinds(self) -> set[str]:
         return set(self._renderers)
 
-    def __contains__(self, kind: object) -> bool:
-        return kind in self._renderers
-
     def render(
         self, kind: NotificationKind | str, params: dict[str, Any], locale: str, i18n: I18n
     ) -> Rendered:
