@@ -33,7 +33,9 @@ from bot.db import create_engine, create_sessionmaker, upgrade
 from bot.factory import create_bot
 from bot.i18n import create_i18n
 from bot.sender import OutboxSender
+from handlers import notification_renderers
 from models.base import utcnow
+from models.notification_kinds import NotificationKind
 from models.outbox import OutboxMessage, OutboxStatus, claim_due, enqueue
 
 TOKEN = "123456:bench-token-not-real"
@@ -82,7 +84,7 @@ async def _fill(sessionmaker: Any, rows: int) -> None:
             await enqueue(
                 session,
                 chat_id=10_000 + n,
-                kind="system.text",
+                kind=NotificationKind.SYSTEM_TEXT,
                 params={"text": f"通知 {n}: 明天上午九点社区活动室有健康讲座。"},
                 dedup_key=f"bench:{n}",
             )
@@ -108,6 +110,7 @@ async def _drain(url: str, rows: int, senders: int = 1) -> tuple[float, int, int
                 sessionmaker=sessionmaker,
                 i18n=i18n,
                 settings=settings,
+                renderers=notification_renderers(),
             )
             for s in sessions
         ]
@@ -143,7 +146,7 @@ async def _claim_cost(url: str, backlog: int = BACKLOG) -> float:
                 [
                     {
                         "chat_id": 100_000 + n,
-                        "kind": "system.text",
+                        "kind": NotificationKind.SYSTEM_TEXT,
                         "params": {"text": "x"},
                         "dedup_key": f"backlog:{n}",
                         "due_at": now,

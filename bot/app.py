@@ -124,7 +124,15 @@ def create_sender(
             raise
         log.warning("outbox sender is not available (bot.sender missing): no pushed messages")
         return None
-    return OutboxSender(bot=bot, sessionmaker=sessionmaker, i18n=i18n, settings=settings)
+    from handlers import notification_renderers
+
+    return OutboxSender(
+        bot=bot,
+        sessionmaker=sessionmaker,
+        i18n=i18n,
+        settings=settings,
+        renderers=notification_renderers(),
+    )
 
 
 class _Runtime:

@@ -14,12 +14,17 @@ the row's fate:
 - network errors, timeouts and 5xx: retried with capped exponential backoff, then FAILED after
   `settings.outbox_max_attempts`.
 
+A row with `edit_of` (the dedup_key of an earlier row) edits that row's message in place: it
+waits while the earlier row is not sent yet, and goes out as a new message if that one failed
+or can no longer be edited.
+
 Several senders may share a PostgreSQL table (rows are claimed with FOR UPDATE SKIP LOCKED);
 on SQLite run one. Start it next to the dispatcher:
 
     stop = asyncio.Event()
-    task = asyncio.create_task(OutboxSender(bot=bot, sessionmaker=sm, i18n=i18n,
-                                            settings=settings).run(stop))
+    sender = OutboxSender(bot=bot, sessionmaker=sm, i18n=i18n, settings=settings,
+                          renderers=handlers.notification_renderers())
+    task = asyncio.create_task(sender.run(stop))
     ...
     stop.set(); await task      # finishes the message in hand, hands the rest back
 """
@@ -51,10 +56,9 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import handlers.system_notifications  # noqa: F401  (registers the "system.text" kind)
 from bot.config import Settings
 from bot.i18n import locale_from_language_code
-from handlers.notifications import Rendered, UnknownNotification, render
+from handlers.notifications import NotificationRenderers, Rendered, UnknownNotification
 from models import outbox
 from models.base import utcnow
 from models.outbox import OutboxMessage
@@ -62,7 +66,6 @@ from models.users import User
 
 log = logging.getLogger(__name__)
 
-EDIT_PARAM = "_edit"
 PER_CHAT_INTERVAL = 1.0  # seconds between two messages to one chat
 PER_GROUP_INTERVAL = 3.0  # Telegram allows a bot about 20 messages a minute in one group
 EDIT_WAIT = timedelta(seconds=2)  # an edit whose original is not sent yet waits this long
@@ -106,6 +109,7 @@ class OutboxSender:
         sessionmaker: async_sessionmaker[AsyncSession],
         i18n: I18n,
         settings: Settings,
+        renderers: NotificationRenderers,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -113,6 +117,7 @@ class OutboxSender:
         self.sessionmaker = sessionmaker
         self.i18n = i18n
         self.settings = settings
+        self.renderers = renderers
         self._sleep = sleep
         self._clock = clock
         self._interval = 1.0 / settings.outbox_rate_per_second
@@ -239,18 +244,17 @@ class OutboxSender:
             return _Failed(outbox.UNREACHABLE_ERROR, count_attempt=False)
         locale = self._locale(user if private else None)
         try:
-            rendered = render(row.kind, dict(row.params or {}), locale, self.i18n)
+            rendered = self.renderers.render(row.kind, dict(row.params or {}), locale, self.i18n)
         except UnknownNotification:
             return _Failed(f"unknown notification kind {row.kind!r}", count_attempt=False)
         except Exception as exc:
             log.exception("Outbox: rendering failed for %s", context)
             return _Failed(f"rendering failed: {type(exc).__name__}: {exc}", count_attempt=False)
 
-        edit_key = (row.params or {}).get(EDIT_PARAM)
         target: OutboxMessage | None = None
-        if edit_key:
+        if row.edit_of:
             async with self.sessionmaker() as session:
-                target = await outbox.get_by_dedup_key(session, str(edit_key))
+                target = await outbox.get_by_dedup_key(session, row.edit_of)
             if target is not None and target.status in (
                 outbox.OutboxStatus.PENDING,
                 outbox.OutboxStatus.SENDING,

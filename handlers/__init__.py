@@ -11,6 +11,9 @@ order, fallbacks last.
     ├── errors             the last resort when a handler fails
     └── fallback           whatever nobody handled: a kind hint, never silence
 
+`notification_renderers()` collects the renderers of pushed messages, one table per capability,
+for the outbox sender.
+
 Every call builds new routers, so a second Dispatcher in one process (tests, the sandbox)
 gets its own tree. `print_router_tree(setup())` shows the tree.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 from aiogram import F, Router
 
 from handlers.forms import Form, FormRegistry
+from handlers.notifications import NotificationRenderers
 
 
 def setup() -> Router:
@@ -49,6 +53,22 @@ def forms() -> FormRegistry:
     """Every form of the bot, for navigation (hints, resuming after /language)."""
     all_forms: list[Form] = []
     return FormRegistry(all_forms)
+
+
+def notification_renderers() -> NotificationRenderers:
+    """Every capability's notification renderers, for the outbox sender. A kind listed twice
+    is refused here; a kind without a renderer is caught by tests/test_notification_renderers.py."""
+    from handlers import family, system_notifications
+    from handlers.activities import renderers as activities
+    from handlers.requests import renderers as service_requests
+
+    return NotificationRenderers(
+        system_notifications.renderers(),
+        service_requests.renderers(),
+        activities.renderers(),
+        family.renderers(),
+        # other capabilities' renderer tables go here
+    )
 
 
 def print_router_tree(router: Router, indent: int = 0) -> str:

@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.common import form_keyboard, is_command, register_state_prompt
 from handlers.menu import AnyMenuButton, MenuButton, main_menu_keyboard, register_menu_item
-from handlers.notifications import Rendered, notification
+from handlers.notifications import Rendered, Renderer
+from models.notification_kinds import NotificationKind
 from models.registration import (
     LinkOutcome,
     RegistrationError,
@@ -323,7 +324,6 @@ async def link_decided(
 # -- pushed messages ---------------------------------------------------------------------------
 
 
-@notification("family.link_request")
 def render_link_request(params: dict[str, Any]) -> Rendered:
     text = _(
         "{family_name} asks to be linked to you as your {relation}. If you approve, they can "
@@ -332,7 +332,6 @@ def render_link_request(params: dict[str, Any]) -> Rendered:
     return Rendered(text, decision_keyboard(int(params["link_id"])))
 
 
-@notification("family.link_request_staff")
 def render_link_request_staff(params: dict[str, Any]) -> Rendered:
     text = _(
         "{family_name} asks to be linked to {retiree_name} as their {relation}. "
@@ -346,7 +345,6 @@ def render_link_request_staff(params: dict[str, Any]) -> Rendered:
     return Rendered(text, decision_keyboard(int(params["link_id"])))
 
 
-@notification("family.link_decided")
 def render_link_decided(params: dict[str, Any]) -> Rendered:
     name = params.get("retiree_name", "")
     if params.get("approved"):
@@ -357,3 +355,11 @@ def render_link_decided(params: dict[str, Any]) -> Rendered:
             "mistake, please contact the service office."
         )
     return Rendered(text.format(name=name))
+
+
+def renderers() -> dict[NotificationKind, Renderer]:
+    return {
+        NotificationKind.FAMILY_LINK_REQUEST: render_link_request,
+        NotificationKind.FAMILY_LINK_REQUEST_STAFF: render_link_request_staff,
+        NotificationKind.FAMILY_LINK_DECIDED: render_link_decided,
+    }

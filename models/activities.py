@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import outbox
 from models.base import Base, CreatedAtMixin, utcnow
+from models.notification_kinds import NotificationKind
 from models.office import DEFAULT_TIMEZONE, OfficeSettings
 from models.outbox import enqueue_to
 from models.users import RetireeProfile, User, _enum, family_of, may_act_for
@@ -359,7 +360,7 @@ def _activity_params(activity: Activity) -> dict[str, Any]:
 async def _notify(
     session: AsyncSession,
     registration: Registration,
-    kind: str,
+    kind: NotificationKind,
     key: str,
     params: dict[str, Any],
     due_at: datetime | None = None,
@@ -466,7 +467,7 @@ async def sign_up(
         await enqueue_to(
             session,
             retiree,
-            kind="act.signed_up_for_you",
+            kind=NotificationKind.ACT_SIGNED_UP_FOR_YOU,
             params={
                 **_activity_params(activity),
                 "registration_id": registration.id,
@@ -507,7 +508,7 @@ async def _promote(
         await _notify(
             session,
             registration,
-            "act.promoted",
+            NotificationKind.ACT_PROMOTED,
             f"act:promoted:{registration.id}:{registration.seq}",
             {},
             tz=tz,
@@ -726,7 +727,7 @@ async def _tell_change(
         await _notify(
             session,
             registration,
-            "act.changed",
+            NotificationKind.ACT_CHANGED,
             f"act:changed:{registration.id}:{field}:{stamp}",
             {"field": field},
             tz=tz,
@@ -766,7 +767,7 @@ async def cancel_activity(
         await _notify(
             session,
             registration,
-            "act.cancelled",
+            NotificationKind.ACT_CANCELLED,
             f"act:cancelled:{registration.id}",
             {"waitlisted": registration.status == RegistrationStatus.WAITLISTED},
             tz=tz,
@@ -921,7 +922,7 @@ async def _scan_reminders(
         queued += await _notify(
             session,
             registration,
-            "act.reminder",
+            NotificationKind.ACT_REMINDER,
             f"act:remind:{registration.id}:{h}h:{int(starts_at.timestamp())}",
             {"hours": h},
             tz=tz,
@@ -952,7 +953,7 @@ async def _scan_feedback(session: AsyncSession, now: datetime, tz: str) -> int:
             if await enqueue_to(
                 session,
                 user,
-                kind="act.feedback",
+                kind=NotificationKind.ACT_FEEDBACK,
                 params={
                     **_activity_params(registration.activity),
                     "registration_id": registration.id,

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, CreatedAtMixin, utcnow
+from models.notification_kinds import NotificationKind
 from models.users import User, _enum
 
 
@@ -36,7 +37,7 @@ class OutboxMessage(CreatedAtMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64))  # a NotificationKind value
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -47,21 +48,28 @@ class OutboxMessage(CreatedAtMixin, Base):
     sent_at: Mapped[datetime | None]
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     broadcast_id: Mapped[int | None] = mapped_column(index=True)
+    # The dedup_key of the earlier row whose sent message this row edits in place (the staff
+    # group's request card), or None for a new message. The sender waits for that row to be
+    # sent, and sends this one as a new message if it failed or its message can no longer be
+    # edited. A key, not a foreign key: the row to edit is found by it and may be gone.
+    edit_of: Mapped[str | None] = mapped_column(String(200))
 
 
 async def enqueue(
     session: AsyncSession,
     *,
     chat_id: int,
-    kind: str,
+    kind: NotificationKind,
     dedup_key: str,
     params: dict[str, Any] | None = None,
     user_id: int | None = None,
     due_at: datetime | None = None,
     broadcast_id: int | None = None,
+    edit_of: str | None = None,
 ) -> bool:
     """Queue one message in the caller's transaction. Returns False if `dedup_key` was
-    already queued (then nothing changes)."""
+    already queued (then nothing changes). With `edit_of` (the dedup_key of an earlier row)
+    the message replaces that row's sent message in place instead of being sent anew."""
     values = {
         "chat_id": chat_id,
         "user_id": user_id,
@@ -72,6 +80,7 @@ async def enqueue(
         "status": OutboxStatus.PENDING,
         "attempts": 0,
         "broadcast_id": broadcast_id,
+        "edit_of": edit_of,
         "created_at": utcnow(),
     }
     dialect = session.get_bind().dialect.name
@@ -99,7 +108,7 @@ async def enqueue_to(
     session: AsyncSession,
     user: User,
     *,
-    kind: str,
+    kind: NotificationKind,
     dedup_key: str,
     params: dict[str, Any] | None = None,
     due_at: datetime | None = None,

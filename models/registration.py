@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
+from models.notification_kinds import NotificationKind
 from models.office import OfficeSettings
 from models.outbox import enqueue_to
 from models.users import FamilyLink, Grid, InviteCode, LinkStatus, RetireeProfile, Role, User
@@ -322,7 +323,11 @@ async def request_family_link(
         await enqueue_to(
             session,
             approver,
-            kind="family.link_request" if to_retiree else "family.link_request_staff",
+            kind=(
+                NotificationKind.FAMILY_LINK_REQUEST
+                if to_retiree
+                else NotificationKind.FAMILY_LINK_REQUEST_STAFF
+            ),
             params={
                 "link_id": link.id,
                 "family_name": family_user.display_name,
@@ -362,7 +367,7 @@ async def decide_family_link(
     await enqueue_to(
         session,
         family_user,
-        kind="family.link_decided",
+        kind=NotificationKind.FAMILY_LINK_DECIDED,
         params={
             "link_id": link.id,
             "approved": approve,

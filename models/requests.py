@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, CreatedAtMixin, utcnow
+from models.notification_kinds import NotificationKind
 from models.office import OfficeSettings
 from models.outbox import cancel_pending, enqueue, enqueue_to
 from models.users import (
@@ -518,17 +519,18 @@ async def _post_card(
     *,
     version: str | None = None,
 ) -> None:
-    """The staff group's card: sent once, then edited in place (outbox `_edit`)."""
+    """The staff group's card: sent once, then edited in place (the outbox row's `edit_of`)."""
     if staff_chat_id is None:
         return
-    params = card_params(request, now, tz)
-    if version is None:
-        key = _card_key(request.id)
-    else:
-        params["_edit"] = _card_key(request.id)
-        key = f"{_card_key(request.id)}:{version}"
+    edit_of = None if version is None else _card_key(request.id)
+    key = _card_key(request.id) if version is None else f"{_card_key(request.id)}:{version}"
     await enqueue(
-        session, chat_id=staff_chat_id, kind="request.staff_card", params=params, dedup_key=key
+        session,
+        chat_id=staff_chat_id,
+        kind=NotificationKind.REQUEST_STAFF_CARD,
+        params=card_params(request, now, tz),
+        dedup_key=key,
+        edit_of=edit_of,
     )
 
 
@@ -542,7 +544,7 @@ async def _tell_requester_side(
         await enqueue_to(
             session,
             person,
-            kind="request.status",
+            kind=NotificationKind.REQUEST_STATUS,
             params={
                 "request_id": request.id,
                 "number": request.number,
@@ -565,7 +567,7 @@ async def _send_media_to(session: AsyncSession, request: ServiceRequest, staff: 
         await enqueue_to(
             session,
             staff,
-            kind="request.media",
+            kind=NotificationKind.REQUEST_MEDIA,
             params={
                 "request_id": request.id,
                 "number": request.number,
@@ -754,7 +756,7 @@ async def assign(
         await enqueue_to(
             session,
             assignee,
-            kind="request.assigned",
+            kind=NotificationKind.REQUEST_ASSIGNED,
             params={**card_params(request, ctx.now, ctx.tz), "by": actor.display_name},
             dedup_key=f"request:{request.id}:assigned:{event.id}",
         )
@@ -844,7 +846,7 @@ async def cancel(
         await enqueue_to(
             session,
             request.assignee,
-            kind="request.cancelled_staff",
+            kind=NotificationKind.REQUEST_CANCELLED_STAFF,
             params={"request_id": request.id, "number": request.number},
             dedup_key=f"request:{request.id}:cancelled:to:{request.assignee.id}",
         )
@@ -858,7 +860,11 @@ async def _ask_rating(session: AsyncSession, request: ServiceRequest, stage: str
     return await enqueue_to(
         session,
         person,
-        kind="request.rate" if stage == "ask" else "request.rate_reminder",
+        kind=(
+            NotificationKind.REQUEST_RATE
+            if stage == "ask"
+            else NotificationKind.REQUEST_RATE_REMINDER
+        ),
         params={
             "request_id": request.id,
             "number": request.number,
@@ -877,7 +883,7 @@ async def _alert_supervisors_low_rating(
         await enqueue_to(
             session,
             supervisor,
-            kind="request.low_rating",
+            kind=NotificationKind.REQUEST_LOW_RATING,
             params={
                 "request_id": request.id,
                 "number": request.number,
@@ -962,7 +968,7 @@ async def _remind_overdue(
         queued += await enqueue(
             session,
             chat_id=staff_chat_id,
-            kind="request.overdue",
+            kind=NotificationKind.REQUEST_OVERDUE,
             params=params,
             dedup_key=key,
         )
@@ -971,7 +977,7 @@ async def _remind_overdue(
         queued += await enqueue_to(
             session,
             person,
-            kind="request.overdue",
+            kind=NotificationKind.REQUEST_OVERDUE,
             params=params,
             dedup_key=key,
         )

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.notifications import render
+from handlers import notification_renderers
 from models.activities import (
     Activity,
     ActivityStatus,
@@ -24,6 +24,8 @@ from tests.test_activities_helpers import (
     make_user,
     outbox_rows,
 )
+
+render = notification_renderers().render
 
 WANG = Person(6001, "王秀英")
 LI = Person(6002, "李建国")

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.notifications import render
+from handlers import notification_renderers
 from models.activities import (
     ActivityDraft,
     ActivityError,
@@ -41,6 +41,7 @@ from tests.test_activities_helpers import (
 )
 
 OFFICE = OfficeSettings()  # the office's defaults: Asia/Shanghai, reminders 24 h and 2 h
+render = notification_renderers().render
 
 
 async def _people(session: AsyncSession, n: int, base: int = 8000):  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.notifications import render
+from handlers import notification_renderers
 from models.base import utcnow
 from models.outbox import OutboxMessage
 from models.users import FamilyLink, Grid, LinkStatus, RetireeProfile, Role, User
@@ -24,6 +24,7 @@ from tests.test_onboarding_retiree import (
 )
 
 database_url = conversation_database_url  # PostgreSQL, and SQLite once its FSM is safe
+render = notification_renderers().render
 
 
 MOTHER = Person(id=20001, first_name="Mother", language_code="zh-hans")

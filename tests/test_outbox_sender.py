@@ -25,7 +25,8 @@ from bot.config import Settings
 from bot.db import create_engine, create_sessionmaker
 from bot.factory import create_bot
 from bot.sender import OutboxSender
-from handlers.notifications import Rendered, notification
+from handlers import system_notifications
+from handlers.notifications import NotificationRenderers, Rendered, Renderer
 from models.base import utcnow
 from models.outbox import (
     UNREACHABLE_ERROR,
@@ -41,17 +42,14 @@ STAFF_CHAT = -1001234567890
 
 
 # -- test-only notification kinds --------------------------------------------------------------
-@notification("test.outbox.ping")
 def _render_ping(params: dict[str, Any]) -> Rendered:
     return Rendered(f"ping {params.get('n', '')}".strip())
 
 
-@notification("test.outbox.translated")
 def _render_translated(params: dict[str, Any]) -> Rendered:
     return Rendered(_("Back to menu"))
 
 
-@notification("test.outbox.card")
 def _render_card(params: dict[str, Any]) -> Rendered:
     keyboard = InlineKeyboardMarkup(
         inline_keyboard=[[InlineKeyboardButton(text="Take", callback_data="t:1")]]
@@ -59,14 +57,26 @@ def _render_card(params: dict[str, Any]) -> Rendered:
     return Rendered(f"Card: {params['status']}", reply_markup=keyboard)
 
 
-@notification("test.outbox.photo")
 def _render_photo(params: dict[str, Any]) -> Rendered:
     return Rendered("A photo for you", photo=params["file_id"])
 
 
-@notification("test.outbox.broken")
 def _render_broken(params: dict[str, Any]) -> Rendered:
     return Rendered(params["missing"])
+
+
+# Kinds are strings in the row; these are not NotificationKind members, so no real row has them.
+TEST_RENDERERS: dict[Any, Renderer] = {
+    "test.outbox.ping": _render_ping,
+    "test.outbox.translated": _render_translated,
+    "test.outbox.card": _render_card,
+    "test.outbox.photo": _render_photo,
+    "test.outbox.broken": _render_broken,
+}
+
+
+def renderers() -> NotificationRenderers:
+    return NotificationRenderers(system_notifications.renderers(), TEST_RENDERERS)
 
 
 # -- Telegram and time stand-ins ---------------------------------------------------------------
@@ -138,6 +148,7 @@ def make_sender(
             sessionmaker=sessionmaker,
             i18n=i18n,
             settings=custom,
+            renderers=renderers(),
             sleep=fake.sleep,
             clock=fake.clock,
         )
@@ -295,8 +306,9 @@ async def test_edit_changes_the_earlier_message_in_place(
         session,
         chat_id=STAFF_CHAT,
         kind="test.outbox.card",
-        params={"status": "taken", "_edit": "card:1"},
+        params={"status": "taken"},
         dedup_key="card:1:taken",
+        edit_of="card:1",
         due_at=utcnow() - timedelta(seconds=5),
     )
     await sender.send_due()
@@ -332,8 +344,9 @@ async def test_edit_that_changes_nothing_counts_as_sent(
         session,
         chat_id=-100777,
         kind="test.outbox.card",
-        params={"status": "x", "_edit": "k"},
+        params={"status": "x"},
         dedup_key="k:again",
+        edit_of="k",
     )
     recording.queue_error(
         400,
@@ -357,8 +370,9 @@ async def test_edit_of_a_deleted_message_sends_a_new_one(
         session,
         chat_id=-100778,
         kind="test.outbox.card",
-        params={"status": "b", "_edit": "d"},
+        params={"status": "b"},
         dedup_key="d:b",
+        edit_of="d",
     )
     recording.queue_error(400, "Bad Request: message to edit not found")
     await make_sender().send_due()
@@ -762,7 +776,14 @@ async def test_two_senders_on_postgresql_send_each_row_exactly_once(
     sessions = [FlakySession(), FlakySession()]
     bots = [create_bot(fast, TEST_TOKEN, session=s) for s in sessions]
     senders = [
-        OutboxSender(bot=b, sessionmaker=m, i18n=i18n, settings=fast, sleep=FakeTime().sleep)
+        OutboxSender(
+            bot=b,
+            sessionmaker=m,
+            i18n=i18n,
+            settings=fast,
+            renderers=renderers(),
+            sleep=FakeTime().sleep,
+        )
         for b, m in zip(bots, makers, strict=True)
     ]
 
@@ -844,6 +865,7 @@ async def test_sender_waits_out_a_database_outage(
         sessionmaker=create_sessionmaker(engine),
         i18n=i18n,
         settings=settings,
+        renderers=renderers(),
         sleep=sleep,
         clock=fake.clock,
     )

@@ -12,7 +12,7 @@ from tests.test_requests_support import make_people, outbox
 
 
 def waiting_edits(cards):  # type: ignore[no-untyped-def]
-    return [c for c in cards if "_edit" in c.params and c.status == OutboxStatus.PENDING]
+    return [c for c in cards if c.edit_of and c.status == OutboxStatus.PENDING]
 
 
 async def test_a_newer_queued_edit_replaces_an_older_one(session) -> None:  # type: ignore[no-untyped-def]
@@ -50,6 +50,6 @@ async def test_the_card_is_marked_overdue_once_when_a_deadline_passes(session) -
     await rq.scan_requests(session, late, ctx(late).tz, ctx(late).staff_chat_id)
     await session.commit()
     edits = waiting_edits(await outbox(session, "request.staff_card"))
-    assert [(e.params["overdue"], e.params["_edit"]) for e in edits] == [
+    assert [(e.params["overdue"], e.edit_of) for e in edits] == [
         (True, f"request:{request.id}:card")
     ]

@@ -79,8 +79,9 @@ async def test_full_lifecycle_records_history_and_tells_everyone(session) -> Non
     status = await outbox(session, "request.status")
     # 3 changes x (retiree + family)
     assert len(status) == 1 + 3 * 2
-    edits = [c for c in await outbox(session, "request.staff_card") if "_edit" in c.params]
-    assert len(edits) == 3 and all(c.params["_edit"] == f"request:{request.id}:card" for c in edits)
+    edits = [c for c in await outbox(session, "request.staff_card") if c.edit_of]
+    assert len(edits) == 3 and all(c.edit_of == f"request:{request.id}:card" for c in edits)
+    assert not any("_edit" in c.params for c in edits)
     media = await outbox(session, "request.media")
     assert [(m.user_id, m.params["file_id"]) for m in media] == [
         (people.staff.id, "p1"),
@@ -282,7 +283,9 @@ async def _twelve_at_once(database_url: str) -> None:
 
 
 async def test_every_pushed_kind_renders_in_every_language(session, i18n) -> None:  # type: ignore[no-untyped-def]
-    from handlers.notifications import render
+    from handlers import notification_renderers
+
+    render = notification_renderers().render
 
     people = await make_people(session)
     now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)

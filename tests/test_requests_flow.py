@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import fsm_storage
+from handlers import notification_renderers
 from handlers.menu import _ITEMS
-from handlers.notifications import render
 from handlers.requests.keyboards import (
     IntakeCb,
     IntakeStep,
@@ -26,6 +26,8 @@ from handlers.requests.keyboards import (
 from models.requests import QueueFilter, RequestStatus, ServiceRequest
 from tests.chat import Chat, Person
 from tests.test_requests_support import make_people, outbox
+
+render = notification_renderers().render
 
 # On SQLite, FSM writes inside an update wait for the update's own write lock until
 # bot/fsm_storage.py writes through the update's session (/work/notes/FSM_SQLITE_DEADLOCK.md);
@@ -215,7 +217,7 @@ async def test_staff_in_the_group_take_start_done_and_the_family_is_told(
     request = await latest_request(session)
     assert request.status == RequestStatus.ACCEPTED and request.assignee_id == people.staff.id
     # no outbox edit for the group card: the pressed message was edited directly
-    assert not [c for c in await outbox(session, "request.staff_card") if "_edit" in c.params]
+    assert not [c for c in await outbox(session, "request.staff_card") if c.edit_of]
     # the voice note and photo go privately to whoever took it
     media = await outbox(session, "request.media")
     assert {m.user_id for m in media} == {people.staff.id} and len(media) == 2
@@ -299,10 +301,8 @@ async def test_staff_private_queue_filters_actions_and_group_card_edit(
     request = await latest_request(session)
     assert request.assignee_id == people.staff2.id and request.status == RequestStatus.ACCEPTED
     # the group card is edited in place through the outbox
-    [edit] = [c for c in await outbox(session, "request.staff_card") if "_edit" in c.params]
-    assert (
-        edit.params["_edit"] == f"request:{request.id}:card" and edit.params["assignee"] == "赵丽"
-    )
+    [edit] = [c for c in await outbox(session, "request.staff_card") if c.edit_of]
+    assert edit.edit_of == f"request:{request.id}:card" and edit.params["assignee"] == "赵丽"
     [assigned] = await outbox(session, "request.assigned")
     assert assigned.user_id == people.staff2.id
 
@@ -330,7 +330,7 @@ async def test_reject_from_the_group_asks_the_reason_privately(
     news = [m for m in await outbox(session, "request.status") if m.params["action"] == "rejected"]
     assert {m.user_id for m in news} == {people.retiree.id, people.family.id}
     assert "不属于本站服务范围" in render("request.status", news[0].params, "zh_Hans", i18n).text
-    [edit] = [c for c in await outbox(session, "request.staff_card") if "_edit" in c.params]
+    [edit] = [c for c in await outbox(session, "request.staff_card") if c.edit_of]
     assert edit.params["status"] == "rejected"
 
 
@@ -361,7 +361,7 @@ async def test_my_requests_history_cancel_and_forged_ids(
     assert request.events[-1].actor_id == people.family.id
     sent = await chat.press(FAMILY, forged)  # again: already cancelled
     assert sent[-1].params.get("show_alert")
-    edits = [c for c in await outbox(session, "request.staff_card") if "_edit" in c.params]
+    edits = [c for c in await outbox(session, "request.staff_card") if c.edit_of]
     assert edits[-1].params["status"] == "cancelled"
 
 
@@ -385,6 +385,7 @@ async def test_end_to_end_through_the_outbox_sender(
         sessionmaker=sessionmaker,
         i18n=i18n,
         settings=settings.model_copy(update={"outbox_rate_per_second": 1000.0}),
+        renderers=notification_renderers(),
         sleep=no_sleep,
         clock=lambda: clock[0],
     )

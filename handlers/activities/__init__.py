@@ -1,8 +1,8 @@
 """Activities: the programme, sign-ups with a waiting list, reminders, attendance, feedback.
 
 Menu items: "activities" and "my_activities" (retirees and families), "manage_activities"
-(staff, supervisors, administrators). Importing this package registers them and the
-notification renderers.
+(staff, supervisors, administrators). Importing this package registers them; the notification
+renderers are listed by `handlers.activities.renderers.renderers()`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.utils.i18n import gettext as _
 
-from handlers.activities import renderers as renderers
 from handlers.menu import register_menu_item
 from models.users import Role
 

@@ -1,7 +1,7 @@
 """How the activity notices look, rendered in the recipient's language at send time.
 
 Kinds: act.promoted, act.reminder, act.cancelled, act.changed, act.feedback,
-act.signed_up_for_you.
+act.signed_up_for_you; `renderers()` lists them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.activities.callbacks import RateCb
 from handlers.activities.keyboards import cant_come_keyboard, format_when
-from handlers.notifications import Rendered, notification
+from handlers.notifications import Rendered, Renderer
+from models.notification_kinds import NotificationKind
 
 
 def _when(params: dict[str, Any]) -> str:
@@ -26,7 +27,6 @@ def _place(params: dict[str, Any]) -> str:
     return "\n📍 " + params["place"] if params.get("place") else ""
 
 
-@notification("act.promoted")
 def render_promoted(params: dict[str, Any]) -> Rendered:
     if params.get("self", True):
         head = _("Good news! A place has opened up and you are now signed up for “{title}”.")
@@ -44,7 +44,6 @@ def render_promoted(params: dict[str, Any]) -> Rendered:
     return Rendered(text, cant_come_keyboard(int(params["registration_id"])))
 
 
-@notification("act.reminder")
 def render_reminder(params: dict[str, Any]) -> Rendered:
     hours = int(params.get("hours", 24))
     if hours >= 24 and hours % 24 == 0:
@@ -67,7 +66,6 @@ def render_reminder(params: dict[str, Any]) -> Rendered:
     return Rendered(text, cant_come_keyboard(int(params["registration_id"])))
 
 
-@notification("act.cancelled")
 def render_cancelled(params: dict[str, Any]) -> Rendered:
     if params.get("self", True):
         head = _("Sorry, “{title}” on {when} has been cancelled by the office.")
@@ -81,7 +79,6 @@ def render_cancelled(params: dict[str, Any]) -> Rendered:
     )
 
 
-@notification("act.changed")
 def render_changed(params: dict[str, Any]) -> Rendered:
     head = _("Please note: “{title}” has changed.").format(title=params["title"])
     text = "📢 " + head + "\n🕘 " + _when(params) + _place(params)
@@ -90,7 +87,6 @@ def render_changed(params: dict[str, Any]) -> Rendered:
     return Rendered(text, cant_come_keyboard(int(params["registration_id"])))
 
 
-@notification("act.feedback")
 def render_feedback(params: dict[str, Any]) -> Rendered:
     if params.get("self", True):
         head = _("Thank you for coming to “{title}”! How did you like it?")
@@ -113,7 +109,6 @@ def render_feedback(params: dict[str, Any]) -> Rendered:
     return Rendered(text, builder.as_markup())
 
 
-@notification("act.signed_up_for_you")
 def render_signed_up_for_you(params: dict[str, Any]) -> Rendered:
     if params.get("waitlisted"):
         head = _("{by} put you on the waiting list for “{title}” (number {position}).")
@@ -127,3 +122,14 @@ def render_signed_up_for_you(params: dict[str, Any]) -> Rendered:
         + _place(params)
     )
     return Rendered(text, cant_come_keyboard(int(params["registration_id"])))
+
+
+def renderers() -> dict[NotificationKind, Renderer]:
+    return {
+        NotificationKind.ACT_PROMOTED: render_promoted,
+        NotificationKind.ACT_REMINDER: render_reminder,
+        NotificationKind.ACT_CANCELLED: render_cancelled,
+        NotificationKind.ACT_CHANGED: render_changed,
+        NotificationKind.ACT_FEEDBACK: render_feedback,
+        NotificationKind.ACT_SIGNED_UP_FOR_YOU: render_signed_up_for_you,
+    }

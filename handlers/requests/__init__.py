@@ -6,7 +6,6 @@ from aiogram import Router
 
 
 def routers() -> list[Router]:
-    from handlers.requests import intake, mine, renderers, staff
+    from handlers.requests import intake, mine, staff
 
-    del renderers  # imported for its @notification registrations
     return [intake.router, mine.router, staff.router]

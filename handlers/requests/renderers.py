@@ -1,9 +1,10 @@
 """How service-request notices look, rendered in the recipient's language at send time.
 
-Kinds: request.staff_card (the staff group's card, later edited in place via `_edit`),
-request.status (to the retiree and family), request.media (a photo or voice note to the staff
-member handling it), request.assigned, request.overdue (reminder / escalation),
-request.rate, request.rate_reminder, request.low_rating, request.cancelled_staff.
+Kinds: request.staff_card (the staff group's card, later edited in place: the outbox row's
+`edit_of`), request.status (to the retiree and family), request.media (a photo or voice note
+to the staff member handling it), request.assigned, request.overdue (reminder / escalation),
+request.rate, request.rate_reminder, request.low_rating, request.cancelled_staff; `renderers()`
+lists them.
 """
 
 from __future__ import annotations
@@ -12,22 +13,20 @@ from typing import Any
 
 from aiogram.utils.i18n import gettext as _
 
-from handlers.notifications import Rendered, notification
+from handlers.notifications import Rendered, Renderer
 from handlers.requests.keyboards import open_in_queue_keyboard, staff_card_keyboard, stars_keyboard
 from handlers.requests.texts import card_text, category_label, status_change_text
+from models.notification_kinds import NotificationKind
 
 
-@notification("request.staff_card")
 def render_staff_card(params: dict[str, Any]) -> Rendered:
     return Rendered(card_text(params), staff_card_keyboard(params))
 
 
-@notification("request.status")
 def render_status(params: dict[str, Any]) -> Rendered:
     return Rendered(status_change_text(params))
 
 
-@notification("request.media")
 def render_media(params: dict[str, Any]) -> Rendered:
     caption = _("{number}: attachment {index} of {total}").format(
         number=params["number"], index=params["index"], total=params["total"]
@@ -37,13 +36,11 @@ def render_media(params: dict[str, Any]) -> Rendered:
     return Rendered(caption, photo=params["file_id"])
 
 
-@notification("request.assigned")
 def render_assigned(params: dict[str, Any]) -> Rendered:
     head = "👥 " + _("{by} gave you this request:").format(by=params["by"])
     return Rendered(head + "\n\n" + card_text(params), open_in_queue_keyboard(params["request_id"]))
 
 
-@notification("request.overdue")
 def render_overdue(params: dict[str, Any]) -> Rendered:
     if params["deadline"] == "accept":
         head = _("Nobody has taken this request yet, and the promised time has passed.")
@@ -67,13 +64,11 @@ def _rate_question(params: dict[str, Any]) -> str:
     )
 
 
-@notification("request.rate")
 def render_rate(params: dict[str, Any]) -> Rendered:
     text = "✅ " + _rate_question(params) + "\n" + _("Please tap the stars: 5 is best.")
     return Rendered(text, stars_keyboard(int(params["request_id"])))
 
 
-@notification("request.rate_reminder")
 def render_rate_reminder(params: dict[str, Any]) -> Rendered:
     text = (
         "⭐ "
@@ -84,7 +79,6 @@ def render_rate_reminder(params: dict[str, Any]) -> Rendered:
     return Rendered(text, stars_keyboard(int(params["request_id"])))
 
 
-@notification("request.low_rating")
 def render_low_rating(params: dict[str, Any]) -> Rendered:
     lines = [
         "⚠️ "
@@ -104,7 +98,6 @@ def render_low_rating(params: dict[str, Any]) -> Rendered:
     return Rendered("\n".join(lines), open_in_queue_keyboard(params["request_id"]))
 
 
-@notification("request.cancelled_staff")
 def render_cancelled_staff(params: dict[str, Any]) -> Rendered:
     return Rendered(
         "↩️ "
@@ -112,3 +105,17 @@ def render_cancelled_staff(params: dict[str, Any]) -> Rendered:
             number=params["number"]
         )
     )
+
+
+def renderers() -> dict[NotificationKind, Renderer]:
+    return {
+        NotificationKind.REQUEST_STAFF_CARD: render_staff_card,
+        NotificationKind.REQUEST_STATUS: render_status,
+        NotificationKind.REQUEST_MEDIA: render_media,
+        NotificationKind.REQUEST_ASSIGNED: render_assigned,
+        NotificationKind.REQUEST_OVERDUE: render_overdue,
+        NotificationKind.REQUEST_RATE: render_rate,
+        NotificationKind.REQUEST_RATE_REMINDER: render_rate_reminder,
+        NotificationKind.REQUEST_LOW_RATING: render_low_rating,
+        NotificationKind.REQUEST_CANCELLED_STAFF: render_cancelled_staff,
+    }
