@@ -115,7 +115,7 @@ def _guard(run: Callable[[], None]) -> int:
 
 
 def _sandbox(argv: Sequence[str]) -> int:
-    from bot.sandbox.runner import main as sandbox_main
+    from sandbox.demo.runner import main as sandbox_main
 
     result: Any = sandbox_main(list(argv))
     if inspect.isawaitable(result):

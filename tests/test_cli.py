@@ -59,9 +59,9 @@ def test_sandbox_gets_every_argument_after_it(monkeypatch: pytest.MonkeyPatch) -
     """`retiree-bot sandbox ...` hands its arguments, untouched, to the sandbox's own parser
     (imported only then: the sandbox is not needed to run the bot)."""
     seen: list[list[str]] = []
-    runner = types.ModuleType("bot.sandbox.runner")
+    runner = types.ModuleType("sandbox.demo.runner")
     runner.main = lambda argv: seen.append(argv) or 3  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.sandbox.runner", runner)
+    monkeypatch.setitem(sys.modules, "sandbox.demo.runner", runner)
     assert cli.main(["sandbox", "--port", "8099", "--no-browser"]) == 3
     assert seen == [["--port", "8099", "--no-browser"]]
 

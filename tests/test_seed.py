@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db import create_engine, create_sessionmaker
-from bot.sandbox.seed import DEMO_ADMIN_ID, OFFICE_TZ, seed_demo
 from models.users import FamilyLink, Grid, LinkStatus, RetireeProfile, Role, User
+from sandbox.demo.seed import DEMO_ADMIN_ID, OFFICE_TZ, seed_demo
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 

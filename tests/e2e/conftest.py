@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from bot.db import create_engine, create_sessionmaker
-from bot.sandbox.seed import DEMO_BOT_ID, DEMO_BOT_USERNAME, DemoPeople, seed_demo
 from models.base import utcnow
+from sandbox.demo.seed import DEMO_BOT_ID, DEMO_BOT_USERNAME, DemoPeople, seed_demo
 from tests.botapi_spec import check_request
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,14 +57,14 @@ async def seed_database(database_url: str) -> DemoPeople:
 
 
 def register_demo_people(server: Any, people: DemoPeople) -> None:
-    from bot.sandbox.runner import register_people
+    from sandbox.demo.runner import register_people
 
     register_people(server, people)
 
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Any]:
-    server_module = pytest.importorskip("bot.sandbox.server")
+    server_module = pytest.importorskip("sandbox.server")
     server = server_module.SandboxServer(
         host="127.0.0.1", port=0, faults=None, bot_username=DEMO_BOT_USERNAME
     )

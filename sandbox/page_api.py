@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from bot.sandbox.server import SandboxServer
+    from sandbox.server import SandboxServer
 
 MAX_POLL_SECONDS = 30.0
 _SERVER_KEY = web.AppKey("sandbox_server", object)
@@ -51,7 +51,7 @@ def add_page_routes(app: web.Application, server: SandboxServer) -> None:
 
 
 def server_static_dir() -> Any:
-    from bot.sandbox.server import STATIC_DIR
+    from sandbox.server import STATIC_DIR
 
     return STATIC_DIR
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, MultipartReader, web
 
-from bot.sandbox.telegram_text import (
+from sandbox.telegram_text import (
     MAX_CALLBACK_ANSWER,
     ApiError,
     BadRequest,
@@ -307,7 +307,7 @@ class SandboxServer:
         return self.base_url
 
     def build_app(self) -> web.Application:
-        from bot.sandbox.page_api import add_page_routes
+        from sandbox.page_api import add_page_routes
 
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", r"/bot{token}/{method}", self._handle_api)

@@ -21,7 +21,8 @@ from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import create_engine, create_sessionmaker, upgrade
-from bot.sandbox.seed import (
+from models.base import utcnow
+from sandbox.demo.seed import (
     DEMO_ADMIN_ID,
     DEMO_BOT_ID,
     DEMO_BOT_USERNAME,
@@ -29,7 +30,6 @@ from bot.sandbox.seed import (
     demo_people,
     seed_demo,
 )
-from models.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def sandbox_settings(
 
 async def run_sandbox(args: argparse.Namespace) -> int:
     from bot.app import run_bot
-    from bot.sandbox.server import SandboxServer
+    from sandbox.server import SandboxServer
 
     database_url = _fresh_database(args.data_file, args.keep_data)
     people = await prepare_database(database_url, seed=args.seed)

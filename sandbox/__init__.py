@@ -2,9 +2,9 @@
 
 `SandboxServer` stands in for api.telegram.org (point the bot's TELEGRAM_API_URL at
 `server.api_url`); its page at `server.base_url` lets people chat as demo retirees, family members
-and staff. The `retiree-bot sandbox` command (bot/sandbox/runner.py) starts both with the bot.
+and staff. The `retiree-bot sandbox` command (sandbox/demo/runner.py) starts both with the bot.
 """
 
-from bot.sandbox.server import FaultConfig, RecordedRequest, SandboxServer
+from sandbox.server import FaultConfig, RecordedRequest, SandboxServer
 
 __all__ = ["FaultConfig", "RecordedRequest", "SandboxServer"]
