@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
 from bot.config import Settings, load_settings
 
@@ -115,12 +113,10 @@ def _guard(run: Callable[[], None]) -> int:
 
 
 def _sandbox(argv: Sequence[str]) -> int:
+    # Imported here, and only here: the sandbox runs the bot, the bot does not need it.
     from sandbox.demo.runner import main as sandbox_main
 
-    result: Any = sandbox_main(list(argv))
-    if inspect.isawaitable(result):
-        result = asyncio.run(result)  # type: ignore[arg-type]
-    return int(result or 0)
+    return sandbox_main(list(argv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
