@@ -113,9 +113,17 @@ def _guard(run: Callable[[], None]) -> int:
 
 
 def _sandbox(argv: Sequence[str]) -> int:
-    # Imported here, and only here: the sandbox runs the bot, the bot does not need it.
-    from sandbox.demo.runner import main as sandbox_main
-
+    # Imported here, and only here: the sandbox runs the bot, the bot does not need it (and the
+    # production image does not carry it).
+    try:
+        from sandbox.demo.runner import main as sandbox_main
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != "sandbox":
+            raise
+        raise SystemExit(
+            "The sandbox is not installed here (the production image leaves it out): "
+            "run it from a source checkout with `make demo`."
+        ) from None
     return sandbox_main(list(argv))
 
 

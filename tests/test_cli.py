@@ -66,6 +66,17 @@ def test_sandbox_gets_every_argument_after_it(monkeypatch: pytest.MonkeyPatch) -
     assert seen == [["--port", "8099", "--no-browser"]]
 
 
+def test_sandbox_missing_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The production image leaves the sandbox out: asking for it there is one line, not a
+    traceback."""
+    for name in [name for name in sys.modules if name.partition(".")[0] == "sandbox"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "sandbox", None)
+    with pytest.raises(SystemExit) as excinfo:
+        cli.main(["sandbox"])
+    assert "not installed here" in str(excinfo.value.code)
+
+
 @pytest.mark.slow
 def test_migrate_creates_the_schema_and_exits(tmp_path: Path) -> None:
     database = tmp_path / "office.sqlite3"
