@@ -21,6 +21,9 @@ RUN groupadd --system --gid 10001 bot \
 
 WORKDIR /app
 
+# The runtime only. sandbox/ (the stand-in Bot API, chat page and demo office) runs the bot and
+# is not part of it: it is not copied (and .dockerignore keeps it out of the build context), so
+# `pip install .` finds no sandbox package here and the image cannot start one.
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY handlers ./handlers

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
 from bot.config import Settings, load_settings
 
@@ -115,12 +113,18 @@ def _guard(run: Callable[[], None]) -> int:
 
 
 def _sandbox(argv: Sequence[str]) -> int:
-    from bot.sandbox.runner import main as sandbox_main
-
-    result: Any = sandbox_main(list(argv))
-    if inspect.isawaitable(result):
-        result = asyncio.run(result)  # type: ignore[arg-type]
-    return int(result or 0)
+    # Imported here, and only here: the sandbox runs the bot, the bot does not need it (and the
+    # production image does not carry it).
+    try:
+        from sandbox.demo.runner import main as sandbox_main
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != "sandbox":
+            raise
+        raise SystemExit(
+            "The sandbox is not installed here (the production image leaves it out): "
+            "run it from a source checkout with `make demo`."
+        ) from None
+    return sandbox_main(list(argv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -59,11 +59,22 @@ def test_sandbox_gets_every_argument_after_it(monkeypatch: pytest.MonkeyPatch) -
     """`retiree-bot sandbox ...` hands its arguments, untouched, to the sandbox's own parser
     (imported only then: the sandbox is not needed to run the bot)."""
     seen: list[list[str]] = []
-    runner = types.ModuleType("bot.sandbox.runner")
+    runner = types.ModuleType("sandbox.demo.runner")
     runner.main = lambda argv: seen.append(argv) or 3  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.sandbox.runner", runner)
+    monkeypatch.setitem(sys.modules, "sandbox.demo.runner", runner)
     assert cli.main(["sandbox", "--port", "8099", "--no-browser"]) == 3
     assert seen == [["--port", "8099", "--no-browser"]]
+
+
+def test_sandbox_missing_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The production image leaves the sandbox out: asking for it there is one line, not a
+    traceback."""
+    for name in [name for name in sys.modules if name.partition(".")[0] == "sandbox"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "sandbox", None)
+    with pytest.raises(SystemExit) as excinfo:
+        cli.main(["sandbox"])
+    assert "not installed here" in str(excinfo.value.code)
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.sandbox import SandboxServer
+from sandbox import SandboxServer
 
 TOKEN = "7000000001:AAsandbox-page-test"
 RETIREE = 5001

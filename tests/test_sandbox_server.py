@@ -24,7 +24,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.factory import create_bot
-from bot.sandbox import FaultConfig, SandboxServer
+from sandbox import FaultConfig, SandboxServer
 from tests.botapi_spec import check_request
 
 TOKEN = "7000000001:AAsandbox-test-token"

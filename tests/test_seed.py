@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db import create_engine, create_sessionmaker
-from bot.sandbox.seed import DEMO_ADMIN_ID, OFFICE_TZ, seed_demo
+from models.activities import Activity, Registration, RegistrationStatus
+from models.requests import RequestStatus, ServiceRequest
 from models.users import FamilyLink, Grid, LinkStatus, RetireeProfile, Role, User
+from sandbox.demo.seed import DEMO_ADMIN_ID, OFFICE_TZ, seed_demo
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -97,7 +99,7 @@ async def test_seed_is_complete_consistent_and_idempotent(seed_database_url: str
             admin = await session.scalar(select(User).where(User.telegram_id == DEMO_ADMIN_ID))
             assert admin is not None and admin.role == Role.ADMIN
 
-            await _check_optional_capabilities(session, profile_ids)
+            await _check_activities_and_requests(session, profile_ids)
 
             # The picker lists exactly the seeded accounts, each with a description.
             telegram_ids = set(await session.scalars(select(User.telegram_id)))
@@ -107,31 +109,22 @@ async def test_seed_is_complete_consistent_and_idempotent(seed_database_url: str
         await engine.dispose()
 
 
-async def _check_optional_capabilities(session, profile_ids: set[int]) -> None:  # type: ignore[no-untyped-def]
-    """Activities and requests are seeded through their domain when those modules exist."""
-    try:
-        from models.activities import Activity, Registration, RegistrationStatus
-    except ImportError:
-        pass
-    else:
-        activities = list(await session.scalars(select(Activity)))
-        assert len(activities) >= 5 and all(a.starts_at > NOW for a in activities)
-        registrations = list(await session.scalars(select(Registration)))
-        assert all(r.profile_id in profile_ids for r in registrations)
-        statuses = [r.status for r in registrations]
-        assert statuses.count(RegistrationStatus.WAITLISTED) == 1
-        assert statuses.count(RegistrationStatus.CONFIRMED) >= 10
-    try:
-        from models.requests import RequestStatus, ServiceRequest
-    except ImportError:
-        pass
-    else:
-        requests = list(await session.scalars(select(ServiceRequest)))
-        assert len(requests) == 4 and all(r.status.is_open for r in requests)
-        assert {r.status for r in requests} == {
-            RequestStatus.NEW,
-            RequestStatus.ACCEPTED,
-            RequestStatus.IN_PROGRESS,
-        }
-        assert all(r.profile_id in profile_ids for r in requests)
-        assert len({r.number for r in requests}) == 4
+async def _check_activities_and_requests(session, profile_ids: set[int]) -> None:  # type: ignore[no-untyped-def]
+    """Activities and requests are seeded through their domain operations."""
+    activities = list(await session.scalars(select(Activity)))
+    assert len(activities) >= 5 and all(a.starts_at > NOW for a in activities)
+    registrations = list(await session.scalars(select(Registration)))
+    assert all(r.profile_id in profile_ids for r in registrations)
+    statuses = [r.status for r in registrations]
+    assert statuses.count(RegistrationStatus.WAITLISTED) == 1
+    assert statuses.count(RegistrationStatus.CONFIRMED) >= 10
+
+    requests = list(await session.scalars(select(ServiceRequest)))
+    assert len(requests) == 4 and all(r.status.is_open for r in requests)
+    assert {r.status for r in requests} == {
+        RequestStatus.NEW,
+        RequestStatus.ACCEPTED,
+        RequestStatus.IN_PROGRESS,
+    }
+    assert all(r.profile_id in profile_ids for r in requests)
+    assert len({r.number for r in requests}) == 4

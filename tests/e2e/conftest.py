@@ -21,8 +21,10 @@ from typing import Any
 import pytest
 
 from bot.db import create_engine, create_sessionmaker
-from bot.sandbox.seed import DEMO_BOT_ID, DEMO_BOT_USERNAME, DemoPeople, seed_demo
 from models.base import utcnow
+from sandbox.demo.runner import register_people
+from sandbox.demo.seed import DEMO_BOT_ID, DEMO_BOT_USERNAME, DemoPeople, seed_demo
+from sandbox.server import SandboxServer
 from tests.botapi_spec import check_request
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,18 +58,13 @@ async def seed_database(database_url: str) -> DemoPeople:
     return people
 
 
-def register_demo_people(server: Any, people: DemoPeople) -> None:
-    from bot.sandbox.runner import register_people
-
+def register_demo_people(server: SandboxServer, people: DemoPeople) -> None:
     register_people(server, people)
 
 
 @pytest.fixture
-async def sandbox() -> AsyncIterator[Any]:
-    server_module = pytest.importorskip("bot.sandbox.server")
-    server = server_module.SandboxServer(
-        host="127.0.0.1", port=0, faults=None, bot_username=DEMO_BOT_USERNAME
-    )
+async def sandbox() -> AsyncIterator[SandboxServer]:
+    server = SandboxServer(host="127.0.0.1", port=0, faults=None, bot_username=DEMO_BOT_USERNAME)
     await server.start()
     try:
         yield server

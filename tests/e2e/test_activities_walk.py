@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.sandbox.seed import DemoPeople
 from models.base import utcnow
+from sandbox.demo.seed import DemoPeople
 from tests.e2e.conftest import (
     STEP_TIMEOUT,
     Person,
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.slow
 
 OFFICE_TZ = ZoneInfo("Asia/Shanghai")  # the bot's default TIMEZONE, as the demo data's
 
-# The demo cast (bot/sandbox/seed.py).
+# The demo cast (sandbox/demo/seed.py).
 STAFF_LIU = 100001  # 刘芳, caseworker of 幸福里
 WANG = 200001  # 王秀英: in the tai chi series
 LI = 200002  # 李建国: in the tai chi series

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from bot.db import create_engine, create_sessionmaker
-from bot.sandbox.seed import DemoPeople
+from sandbox.demo.seed import DemoPeople
 from tests.e2e.conftest import (
     Person,
     buttons_of,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.seed import DemoPeople
+from sandbox.demo.seed import DemoPeople
 from tests.e2e.conftest import free_port, onboarding_scenario
 
 pytestmark = pytest.mark.slow

@@ -19,9 +19,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bot.app import run_bot
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import create_engine, create_sessionmaker, upgrade
-from bot.sandbox.seed import (
+from bot.logging_setup import setup_logging
+from models.base import utcnow
+from sandbox.demo.seed import (
     DEMO_ADMIN_ID,
     DEMO_BOT_ID,
     DEMO_BOT_USERNAME,
@@ -29,7 +32,7 @@ from bot.sandbox.seed import (
     demo_people,
     seed_demo,
 )
-from models.base import utcnow
+from sandbox.server import SandboxServer
 
 log = logging.getLogger(__name__)
 
@@ -94,14 +97,14 @@ def main(argv: list[str] | None = None) -> int:
 def _setup_logging() -> None:
     """The runtime's logging (token redaction), with the start-up chatter of migrations and
     the scheduler turned down so the "Sandbox ready" line stays visible."""
-    from bot.logging_setup import setup_logging
-
     setup_logging(os.environ.get("LOG_LEVEL", "INFO"))
     for name in ("alembic.runtime.migration", "apscheduler.scheduler", "aiogram.event"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-async def _wait_until_listening(server: Any, bot_task: asyncio.Task[Any], timeout: float) -> None:
+async def _wait_until_listening(
+    server: SandboxServer, bot_task: asyncio.Task[Any], timeout: float
+) -> None:
     """Until the bot has made its last start-up call (deleteWebhook before long polling,
     setWebhook in webhook mode), it has stopped, or `timeout` has passed."""
     loop = asyncio.get_running_loop()
@@ -152,7 +155,7 @@ async def prepare_database(database_url: str, *, seed: bool) -> DemoPeople:
     return people
 
 
-def register_people(server: Any, people: DemoPeople) -> None:
+def register_people(server: SandboxServer, people: DemoPeople) -> None:
     """Put the demo people and the staff group on the page's person picker."""
     for person in people.people:
         server.add_person(
@@ -190,9 +193,6 @@ def sandbox_settings(
 
 
 async def run_sandbox(args: argparse.Namespace) -> int:
-    from bot.app import run_bot
-    from bot.sandbox.server import SandboxServer
-
     database_url = _fresh_database(args.data_file, args.keep_data)
     people = await prepare_database(database_url, seed=args.seed)
 
@@ -226,11 +226,11 @@ async def run_sandbox(args: argparse.Namespace) -> int:
             log.warning("the bot did not stop within 15 s; cancelling it")
             bot_task.cancel()
             await asyncio.wait({bot_task})
-        exc = None if bot_task.cancelled() else bot_task.exception()
-        if exc is not None:
-            if isinstance(exc, ConfigError):
-                raise exc
-            log.error("the bot stopped with an error", exc_info=exc)
+        error = None if bot_task.cancelled() else bot_task.exception()
+        if error is not None:
+            if isinstance(error, ConfigError):
+                raise error
+            log.error("the bot stopped with an error", exc_info=error)
             return 1
     finally:
         await server.stop()

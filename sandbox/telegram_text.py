@@ -35,6 +35,16 @@ class BadRequest(ApiError):
         super().__init__(400, f"Bad Request: {detail}")
 
 
+def int_param(value: Any, default: int) -> int:
+    """An integer parameter as the bot sent it; absent is `default`, garbage a Bad Request."""
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise BadRequest(f"invalid integer {value!r:.40}") from None
+
+
 def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 

@@ -19,20 +19,21 @@ Routes (all JSON unless said otherwise):
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 if TYPE_CHECKING:
-    from bot.sandbox.server import SandboxServer
+    from sandbox.server import SandboxServer
 
+STATIC_DIR = Path(__file__).with_name("static")
 MAX_POLL_SECONDS = 30.0
 _SERVER_KEY = web.AppKey("sandbox_server", object)
 
 
 def add_page_routes(app: web.Application, server: SandboxServer) -> None:
     app[_SERVER_KEY] = server
-    static = server_static_dir()
     app.router.add_get("/", _index)
     app.router.add_get("/sandbox/api/info", _info)
     app.router.add_get("/sandbox/api/people", _people)
@@ -47,13 +48,7 @@ def add_page_routes(app: web.Application, server: SandboxServer) -> None:
     app.router.add_post(r"/sandbox/api/chats/{chat_id:-?\d+}/voice", _voice)
     app.router.add_post(r"/sandbox/api/chats/{chat_id:-?\d+}/press", _press)
     app.router.add_get(r"/sandbox/api/files/{file_id}", _file)
-    app.router.add_static("/static/", static, name="static")
-
-
-def server_static_dir() -> Any:
-    from bot.sandbox.server import STATIC_DIR
-
-    return STATIC_DIR
+    app.router.add_static("/static/", STATIC_DIR, name="static")
 
 
 def _server(request: web.Request) -> SandboxServer:
@@ -65,7 +60,7 @@ def _error(status: int, message: str) -> web.Response:
 
 
 async def _index(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(server_static_dir() / "index.html")
+    return web.FileResponse(STATIC_DIR / "index.html")
 
 
 async def _info(request: web.Request) -> web.Response:
@@ -235,7 +230,7 @@ async def _upload(request: web.Request) -> tuple[dict[str, str], bytes | None]:
         part = await reader.next()
         if part is None:
             break
-        if not hasattr(part, "filename"):
+        if not isinstance(part, BodyPartReader):
             continue
         content = bytes(await part.read(decode=True))
         if part.filename is not None or part.name == "file":

@@ -1,6 +1,7 @@
 """Realistic demo data for the sandbox: two grids, their caseworkers and the office head, a dozen
-retirees (some without a Telegram account), their families, and, where those capabilities exist,
-upcoming activities and a few open requests.
+retirees (some without a Telegram account), their families, upcoming activities and a few open
+requests. The activities and requests are made by their own domain operations (models/), as
+staff and retirees would make them, so their rules, numbers and notifications are the real ones.
 
 Birthdays are computed from `now`, so the ages, the "over 80" flags and the birthday that falls
 in the coming week stay true whatever day the sandbox is started. Seeding twice does nothing.
@@ -9,15 +10,18 @@ in the coming week stay true whatever day the sandbox is started. Seeding twice 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from importlib import import_module
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.activities import ActivityDraft, create_activities, sign_up
+from models.activities import Category as ActivityCategory
+from models.requests import Category as RequestCategory
+from models.requests import ServiceRequest, StaffContext, create_request, start, take
 from models.users import FamilyLink, Grid, LinkStatus, RetireeProfile, Role, User
 
 log = logging.getLogger(__name__)
@@ -321,17 +325,17 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> DemoPeople:
 
     grids: dict[str, Grid] = {}
     for order, name in enumerate((GRID_A, GRID_B)):
-        caseworker = next(s for s in STAFF if s.grid == name)
-        grid = Grid(name=name, staff_user=staff_users[caseworker.telegram_id], sort_order=order)
+        in_charge = next(s for s in STAFF if s.grid == name)
+        grid = Grid(name=name, staff_user=staff_users[in_charge.telegram_id], sort_order=order)
         session.add(grid)
         grids[name] = grid
     await session.flush()
 
     profiles: dict[str, RetireeProfile] = {}
     for index, person in enumerate(RETIREES):
-        user = None
+        account: User | None = None
         if person.telegram_id is not None:
-            user = User(
+            account = User(
                 telegram_id=person.telegram_id,
                 display_name=person.name,
                 language=_LOCALE_OF_CODE[person.language_code],
@@ -340,12 +344,12 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> DemoPeople:
                 onboarded_at=now - timedelta(days=120 - index * 7),
                 last_seen_at=now - timedelta(days=index % 4, hours=index),
             )
-            session.add(user)
+            session.add(account)
             await session.flush()
         birthday = _birthday(today, person.age, person.month_day)
         caseworker = grids[person.grid].staff_user
         profile = RetireeProfile(
-            user=user,  # relationships, not ids: the domain operations below read them
+            user=account,  # relationships, not ids: the domain operations below read them
             full_name=person.name,
             phone=person.phone,
             birthday=birthday,
@@ -357,7 +361,7 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> DemoPeople:
             disability=person.disability,
             financial_hardship=person.financial_hardship,
             lives_in_other_city=person.lives_in_other_city,
-            created_by_id=None if user or caseworker is None else caseworker.id,
+            created_by_id=None if account or caseworker is None else caseworker.id,
         )
         session.add(profile)
         profiles[person.key] = profile
@@ -365,11 +369,11 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> DemoPeople:
 
     admin = staff_users[DEMO_ADMIN_ID]
     family: dict[int, User] = {}
-    for member in FAMILY:
+    for relative in FAMILY:
         user = User(
-            telegram_id=member.telegram_id,
-            username=member.username,
-            display_name=member.name,
+            telegram_id=relative.telegram_id,
+            username=relative.username,
+            display_name=relative.name,
             language="zh_Hans",
             telegram_language="zh-hans",
             role=Role.FAMILY,
@@ -378,22 +382,24 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> DemoPeople:
             last_seen_at=now - timedelta(days=1),
         )
         session.add(user)
-        family[member.telegram_id] = user
+        family[relative.telegram_id] = user
         await session.flush()
-        approved = member.status == LinkStatus.APPROVED
+        approved = relative.status == LinkStatus.APPROVED
         session.add(
             FamilyLink(
                 family_user_id=user.id,
-                profile_id=profiles[member.retiree_key].id,
-                relation=member.relation,
-                status=member.status,
+                profile_id=profiles[relative.retiree_key].id,
+                relation=relative.relation,
+                status=relative.status,
                 decided_by_id=admin.id if approved else None,
                 decided_at=now - timedelta(days=59) if approved else None,
             )
         )
     await session.flush()
 
-    await _seed_optional(session, now=now, staff=staff_users | family, profiles=profiles)
+    accounts = staff_users | family
+    await _seed_activities(session, now=now, staff=accounts, profiles=profiles)
+    await _seed_requests(session, now=now, staff=accounts, profiles=profiles)
     return people
 
 
@@ -427,45 +433,20 @@ def demo_people() -> DemoPeople:
                 description="退休人员，" + "，".join(flags),
             )
         )
-    for member in FAMILY:
+    for relative in FAMILY:
         people.append(
             DemoPerson(
-                telegram_id=member.telegram_id,
-                first_name=member.name,
-                username=member.username,
+                telegram_id=relative.telegram_id,
+                first_name=relative.name,
+                username=relative.username,
                 role_hint="family",
-                description=f"家属：{member.description}",
+                description=f"家属：{relative.description}",
             )
         )
     return DemoPeople(people=people, staff_ids=[s.telegram_id for s in STAFF])
 
 
-# --- capabilities that may or may not exist yet --------------------------------------------------
-
-
-def _optional_module(name: str) -> Any | None:
-    try:
-        return import_module(name)
-    except ImportError:
-        return None
-
-
-async def _seed_optional(
-    session: AsyncSession,
-    *,
-    now: datetime,
-    staff: dict[int, User],
-    profiles: dict[str, RetireeProfile],
-) -> None:
-    """Activities and requests, through their own domain operations (so their rules, numbers
-    and notifications are the real ones), for the capabilities installed. `staff` holds the
-    staff and the family accounts by Telegram id."""
-    activities = _optional_module("models.activities")
-    if activities is not None:
-        await _seed_activities(activities, session, now=now, staff=staff, profiles=profiles)
-    requests = _optional_module("models.requests")
-    if requests is not None:
-        await _seed_requests(requests, session, now=now, staff=staff, profiles=profiles)
+# --- activities and requests, through their own domain operations -------------------------------
 
 
 def _local(day: date, hour: int, minute: int = 0) -> datetime:
@@ -473,22 +454,23 @@ def _local(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 async def _seed_activities(
-    m: Any,
     session: AsyncSession,
     *,
     now: datetime,
     staff: dict[int, User],
     profiles: dict[str, RetireeProfile],
 ) -> None:
+    """Upcoming activities and their sign-ups, created and signed up for as staff and retirees
+    would (so the capacity, the waitlist and the notifications are the real ones)."""
     today = now.astimezone(OFFICE_TZ).date()
     liu, zhao = staff[100001], staff[100002]
     next_tuesday = today + timedelta(days=(1 - today.weekday()) % 7 or 7)
     plans = [
         (
             liu,
-            m.ActivityDraft(
+            ActivityDraft(
                 title="太极拳晨练",
-                category=m.Category.FITNESS,
+                category=ActivityCategory.FITNESS,
                 starts_at=_local(next_tuesday, 8),
                 ends_at=_local(next_tuesday, 9),
                 capacity=20,
@@ -502,9 +484,9 @@ async def _seed_activities(
         ),
         (
             liu,
-            m.ActivityDraft(
+            ActivityDraft(
                 title="书法兴趣班：写福字迎新年",
-                category=m.Category.CALLIGRAPHY,
+                category=ActivityCategory.CALLIGRAPHY,
                 starts_at=_local(today + timedelta(days=3), 14, 30),
                 ends_at=_local(today + timedelta(days=3), 16, 30),
                 capacity=12,
@@ -516,9 +498,9 @@ async def _seed_activities(
         ),
         (
             zhao,
-            m.ActivityDraft(
+            ActivityDraft(
                 title="健康讲座：冬季心脑血管疾病预防",
-                category=m.Category.LECTURE,
+                category=ActivityCategory.LECTURE,
                 starts_at=_local(today + timedelta(days=5), 9, 30),
                 ends_at=_local(today + timedelta(days=5), 11),
                 capacity=40,
@@ -530,9 +512,9 @@ async def _seed_activities(
         ),
         (
             zhao,
-            m.ActivityDraft(
+            ActivityDraft(
                 title="植物园半日游",
-                category=m.Category.OUTING,
+                category=ActivityCategory.OUTING,
                 starts_at=_local(today + timedelta(days=8), 9),
                 ends_at=_local(today + timedelta(days=8), 12),
                 capacity=3,
@@ -544,9 +526,9 @@ async def _seed_activities(
         ),
         (
             liu,
-            m.ActivityDraft(
+            ActivityDraft(
                 title="冬至包饺子联谊会",
-                category=m.Category.CELEBRATION,
+                category=ActivityCategory.CELEBRATION,
                 starts_at=_local(today + timedelta(days=12), 10),
                 ends_at=_local(today + timedelta(days=12), 13),
                 capacity=30,
@@ -557,38 +539,45 @@ async def _seed_activities(
         ),
     ]
     for organiser, draft, signups in plans:
-        created = await m.create_activities(session, organiser, draft, now=now)
+        created = await create_activities(session, organiser, draft, now=now)
         for key in signups:
             profile = profiles[key]
             actor = profile.user or organiser  # staff sign up those without an account
-            await m.sign_up(session, actor, created[0].id, profile.id, now=now)
+            await sign_up(session, actor, created[0].id, profile.id, now=now)
+
+
+StaffStep = Callable[[AsyncSession, User, int, StaffContext], Awaitable[ServiceRequest]]
+# who files, for whom, category, what, hours ago, urgent, staff steps
+_RequestPlan = tuple[
+    User | None, str, RequestCategory, str, int, bool, list[tuple[User, StaffStep]]
+]
 
 
 async def _seed_requests(
-    m: Any,
     session: AsyncSession,
     *,
     now: datetime,
     staff: dict[int, User],
     profiles: dict[str, RetireeProfile],
 ) -> None:
+    """Open requests, filed by a retiree, a daughter or a caseworker and moved on by staff as
+    they would be (so the numbers, deadlines and staff-group cards are the real ones)."""
     liu, zhao = staff[100001], staff[100002]
     daughter = staff[300001]  # the staff dict also holds the family accounts
-    plans = [
-        # (who files, for whom, category, what, hours ago, urgent, staff steps)
+    plans: list[_RequestPlan] = [
         (
             profiles["wang"].user,
             "wang",
-            m.Category.HOME_REPAIR,
+            RequestCategory.HOME_REPAIR,
             "厨房水龙头一直滴水，关不紧，想请人来修一下。",
             26,
             False,
-            [(liu, "take")],
+            [(liu, take)],
         ),
         (
             daughter,
             "chen",
-            m.Category.MEDICAL,
+            RequestCategory.MEDICAL,
             "我妈妈下周三上午要去市第一医院心内科复查，我在深圳回不去，想请人陪同。",
             5,
             False,
@@ -597,7 +586,7 @@ async def _seed_requests(
         (
             profiles["huang"].user,
             "huang",
-            m.Category.CARE,
+            RequestCategory.CARE,
             "最近腿脚不方便，家里好久没打扫了，想请人帮忙。",
             3,
             True,
@@ -606,18 +595,18 @@ async def _seed_requests(
         (
             zhao,
             "ma",
-            m.Category.PAPERWORK,
+            RequestCategory.PAPERWORK,
             "马大爷电话里说要申请高龄津贴，需要帮忙准备材料、去街道办理。",
             50,
             False,
-            [(zhao, "take"), (zhao, "start")],
+            [(zhao, take), (zhao, start)],
         ),
     ]
     for actor, key, category, text, hours_ago, urgent, steps in plans:
         if actor is None:
             continue
         created_at = now - timedelta(hours=hours_ago)
-        request = await m.create_request(
+        request = await create_request(
             session,
             actor,
             profiles[key].id,
@@ -629,9 +618,9 @@ async def _seed_requests(
             staff_chat_id=DEMO_STAFF_CHAT_ID,
         )
         for step_number, (worker, step) in enumerate(steps, start=1):
-            context = m.StaffContext(
+            context = StaffContext(
                 now=created_at + timedelta(hours=step_number),
                 tz=OFFICE_TZ,
                 staff_chat_id=DEMO_STAFF_CHAT_ID,
             )
-            await getattr(m, step)(session, worker, request.id, context)
+            await step(session, worker, request.id, context)

@@ -1,0 +1,1 @@
+"""The demo office: its seed data (`seed`) and the `retiree-bot sandbox` command (`runner`)."""
