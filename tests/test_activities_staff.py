@@ -54,6 +54,12 @@ async def _registration(session: AsyncSession, activity_id: int, profile_id: int
     return reg
 
 
+async def _capacity(session: AsyncSession, activity_id: int) -> int | None:
+    capacity = await session.scalar(select(Activity.capacity).where(Activity.id == activity_id))
+    await session.commit()
+    return capacity
+
+
 async def test_staff_creates_a_weekly_series_with_the_form(
     chat: Chat, session: AsyncSession
 ) -> None:
@@ -135,9 +141,13 @@ async def test_staff_attendance_export_cancel_and_capacity(
     edit = last_message(await chat.press(STAFF, card.callback_data("修改")))
     question = last_message(await chat.press(STAFF, edit.callback_data("名额")))
     assert "多少个名额" in question.text
-    assert "请写一个整数" not in last_message(await chat.send(STAFF, "abc")).text or True
+    # Not a number: refused with a hint that asks again, and nothing is saved.
+    refused = last_message(await chat.send(STAFF, "abc"))
+    assert "没看懂" in refused.text and "多少个名额" in refused.text, refused.text
+    assert await _capacity(session, activity.id) == 1
     saved = [r.text for r in await chat.send(STAFF, "2")]
     assert any("1 人补上了名额" in t for t in saved)
+    assert await _capacity(session, activity.id) == 2
     assert (await _registration(session, activity.id, li.id)).status == (
         RegistrationStatus.CONFIRMED
     )
