@@ -1,8 +1,8 @@
 """Staff and forms: the guided create form with a weekly series, editing, attendance, export,
 cancelling, importing a file; the participant's rating and comment.
 
-These conversations keep FSM state, so they run on PostgreSQL: on SQLite a state write inside an
-update waits for the update's own write lock (/work/notes/FSM_SQLITE_DEADLOCK.md)."""
+These conversations keep FSM state; they run on both databases (FSM writes go through the
+update's own session: docs/architecture.md, Transactions)."""
 
 from __future__ import annotations
 
@@ -34,12 +34,11 @@ WANG = Person(6001, "王秀英")
 LI = Person(6002, "李建国")
 STAFF = Person(6009, "赵老师")
 
-pytestmark = pytest.mark.postgres
 
-
-@pytest.fixture
-def database_url(pg_database_url: str) -> str:
-    return pg_database_url
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    name = "sqlite_database_url" if request.param == "sqlite" else "pg_database_url"
+    return str(request.getfixturevalue(name))
 
 
 async def _registration(session: AsyncSession, activity_id: int, profile_id: int) -> Registration:

@@ -10,7 +10,6 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import fsm_storage
 from bot.config import Settings
 from handlers.menu import _ITEMS
 from handlers.notifications import render
@@ -28,10 +27,9 @@ from models.requests import QueueFilter, RequestStatus, ServiceRequest
 from tests.chat import Chat, Person
 from tests.test_requests_support import make_people, outbox
 
-# On SQLite, FSM writes inside an update wait for the update's own write lock until
-# bot/fsm_storage.py writes through the update's session (/work/notes/FSM_SQLITE_DEADLOCK.md);
-# until then these conversation tests run on PostgreSQL only, as the onboarding ones do.
-DATABASES = ["sqlite", "postgres"] if hasattr(fsm_storage, "fsm_uses_session") else ["postgres"]
+# Both databases: FSM writes go through the update's own session (bot/fsm_storage.py), so on
+# SQLite they no longer wait for the update's write lock (docs/architecture.md, Transactions).
+DATABASES = ["sqlite", "postgres"]
 
 
 @pytest.fixture(params=DATABASES)
