@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo run test test-fast lint format migrate i18n-check bench clean
+.PHONY: demo run test test-fast lint format migrate i18n-extract i18n-compile i18n-check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,18 @@ format: $(STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/retiree-bot migrate
+
+## The translation template locales/messages.pot, from the texts in the code (commit it).
+i18n-extract: $(STAMP)
+	$(BIN)/python -m bot.i18n_tools extract
+
+## Compile locales/*/*.po into the .mo files (the bot also does this at every start).
+i18n-compile: $(STAMP)
+	$(BIN)/python -m bot.i18n_tools compile
+
+## The catalog checks: complete, not fuzzy, placeholders match, the template up to date.
+i18n-check: $(STAMP)
+	$(BIN)/python -m pytest -q tests/test_catalogs.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -1,6 +1,10 @@
 """The translations are complete: every msgid used in the code is translated in all three
 locales, nothing is fuzzy or empty, a msgid lives in exactly one file per locale, the locales
-agree on their msgids, and the python-format placeholders match."""
+agree on their msgids, the python-format placeholders match, and the committed template
+(locales/messages.pot) lists exactly the texts of the code.
+
+The texts used in the code come from `bot.i18n_tools.extract_messages`, the same extraction
+`make i18n-extract` writes to the template."""
 
 from __future__ import annotations
 
@@ -9,22 +13,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from bot.config import SUPPORTED_LOCALES
 from bot.i18n import LOCALES_DIR, build_catalogs
+from bot.i18n_tools import POT_PATH, template, template_msgids, used_in_code
 
-ROOT = Path(__file__).resolve().parent.parent
-SOURCE_DIRS = ("bot", "handlers", "models")
-KEYWORDS = {
-    "_": None,
-    "gettext": None,
-    "__": None,
-    "lazy_gettext": None,
-    "ngettext": (1, 2),
-    "lazy_ngettext": (1, 2),
-}
 PLACEHOLDER = re.compile(r"\{[^{}]*\}|%\([a-z_]+\)[sd]|%[sd]")
 
 
@@ -50,24 +44,6 @@ def strings(message) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
 def placeholders(text: str) -> set[str]:
     # "{{" and "}}" are literal braces in str.format, not placeholders
     return set(PLACEHOLDER.findall(text.replace("{{", "").replace("}}", "")))
-
-
-def used_in_code() -> dict[str, str]:
-    """msgid -> where it is used (file:line), extracted from the source as Babel would."""
-    found: dict[str, str] = {}
-    for directory in SOURCE_DIRS:
-        for filename, lineno, message, _comments, _context in extract_from_dir(
-            ROOT / directory,
-            method_map=[("**.py", "python")],
-            keywords=KEYWORDS,
-            comment_tags=(),
-            strip_comment_tags=True,
-        ):
-            ids = message if isinstance(message, tuple) else (message,)
-            for msgid in ids:
-                if msgid:
-                    found.setdefault(msgid, f"{directory}/{filename}:{lineno}")
-    return found
 
 
 def locale_messages(locale: str) -> dict[str, list[tuple[Path, object]]]:
@@ -162,3 +138,16 @@ def test_the_extractor_sees_the_runtime_texts() -> None:
     sorry = "Sorry, something went wrong on our side. What you entered is kept — please try again."
     assert sorry in used
     assert "One moment please, I am still answering your last message." in used
+
+
+def test_the_template_lists_the_texts_of_the_code() -> None:
+    """locales/messages.pot is committed for translators and reviewers; it must not go stale
+    (locations may: only the texts are compared)."""
+    expected = {message.id for message in template() if message.id}
+    committed = template_msgids(POT_PATH)
+    added = sorted(map(str, expected - committed))
+    removed = sorted(map(str, committed - expected))
+    assert not added and not removed, (
+        "locales/messages.pot is out of date: run `make i18n-extract`\n"
+        f"new in the code: {added}\nno longer in the code: {removed}"
+    )

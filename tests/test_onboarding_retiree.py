@@ -10,7 +10,6 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import fsm_storage
 from bot.config import Settings
 from bot.factory import create_dispatcher
 from bot.fsm_storage import SQLStorage
@@ -23,11 +22,9 @@ LANGUAGE_BUTTON = {"zh_Hans": "简体中文", "zh_Hant": "繁體中文", "en": "
 LANGUAGE_CODE = {"zh_Hans": "zh-hans", "zh_Hant": "zh-hant", "en": "en"}
 
 
-# On SQLite, FSM writes made inside an update waited for the update's own write lock (see
-# /work/notes/FSM_SQLITE_DEADLOCK.md); once bot/fsm_storage.py writes through the update's
-# session, the conversation tests run on both databases, until then on PostgreSQL only.
-SQLITE_FSM_OK = hasattr(fsm_storage, "fsm_uses_session")
-DATABASES = ["sqlite", "postgres"] if SQLITE_FSM_OK else ["postgres"]
+# Both databases: FSM writes go through the update's own session (bot/fsm_storage.py), so on
+# SQLite they no longer wait for the update's write lock (docs/architecture.md, Transactions).
+DATABASES = ["sqlite", "postgres"]
 
 
 @pytest.fixture(params=DATABASES)

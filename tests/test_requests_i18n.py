@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from babel.messages.extract import extract_from_dir
-
 from bot.i18n import merged_catalog
-
-HANDLERS = Path(__file__).resolve().parent.parent / "handlers" / "requests"
+from bot.i18n_tools import extract_messages
 
 
 def _msgids() -> set[str]:
-    keywords = {"_": None, "__": None, "ngettext": (1, 2)}
-    found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
-        str(HANDLERS), keywords=keywords
-    ):
-        found.add(message if isinstance(message, str) else message[0])
-    return found
+    """The texts of handlers/requests/ (a plural by its singular, the catalogs' key), from the
+    one extraction the catalog tests and `make i18n-extract` use."""
+    return {
+        entry.msgid if isinstance(entry.msgid, str) else entry.msgid[0]
+        for entry in extract_messages()
+        if entry.path.startswith("handlers/requests/")
+    }
 
 
 def test_every_request_text_is_translated() -> None:
