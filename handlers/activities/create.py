@@ -8,9 +8,10 @@ activity (handlers/activities/edit.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from aiogram import F, Router
 from aiogram.filters import StateFilter
@@ -81,6 +82,7 @@ class CreateForm(StatesGroup):
     confirm = State()
 
 
+T = TypeVar("T")
 WEEKS = "weeks"  # the answer that is not a field of an activity
 
 # -- reading an answer -------------------------------------------------------------------------
@@ -98,7 +100,7 @@ def is_skip(message: Message) -> bool:
     return is_label((message.text or "").strip(), skip_text, skip_word)
 
 
-def domain_checked(check: Any, *args: Any) -> Any:
+def domain_checked(check: Callable[..., T], *args: Any) -> T:
     """Run one of the domain's field checks; its refusal becomes the step's problem."""
     try:
         return check(*args)
@@ -122,15 +124,16 @@ def starts_at_of(ctx: StepContext) -> datetime:
     return datetime.fromisoformat(ctx.answers[ActivityField.STARTS_AT])
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
+Parse = Callable[[Message, StepContext], dict[str, Any]]
 
 
-def text_parser(field: ActivityField, *, skippable: bool = False) -> Any:
+def text_parser(field: ActivityField, *, skippable: bool = False) -> Parse:
+    """A text answer for `field`, checked against the domain's limit (Skip: empty)."""
+
     def parse(message: Message, ctx: StepContext) -> dict[str, Any]:
         if skippable and is_skip(message):
-            return {field: ""}
-        return {field: domain_checked(check_text, field, typed(message))}
+            return {field.value: ""}
+        return {field.value: domain_checked(check_text, field, typed(message))}
 
     return parse
 
@@ -139,7 +142,7 @@ def parse_category(message: Message, ctx: StepContext) -> dict[str, Any]:
     category = category_by_label(message.text or "")
     if category is None:
         raise Invalid(category_problem())
-    return {ActivityField.CATEGORY: category.value}
+    return {ActivityField.CATEGORY.value: category.value}
 
 
 def parse_starts(message: Message, ctx: StepContext) -> dict[str, Any]:
@@ -148,7 +151,7 @@ def parse_starts(message: Message, ctx: StepContext) -> dict[str, Any]:
     if starts_at is None:
         raise Invalid(not_understood(message.text))
     domain_checked(check_start, starts_at, now)
-    return {ActivityField.STARTS_AT: starts_at.isoformat()}
+    return {ActivityField.STARTS_AT.value: starts_at.isoformat()}
 
 
 def parse_end(text: str, starts_at: datetime, office: OfficeSettings) -> datetime | None:
@@ -159,13 +162,13 @@ def parse_end(text: str, starts_at: datetime, office: OfficeSettings) -> datetim
 
 def parse_ends(message: Message, ctx: StepContext) -> dict[str, Any]:
     if is_skip(message):
-        return {ActivityField.ENDS_AT: None}
+        return {ActivityField.ENDS_AT.value: None}
     starts_at = starts_at_of(ctx)
     ends_at = parse_end(typed(message), starts_at, ctx.office)
     if ends_at is None:
         raise Invalid(not_understood(message.text))
     domain_checked(check_end, starts_at, ends_at)
-    return {ActivityField.ENDS_AT: ends_at.isoformat()}
+    return {ActivityField.ENDS_AT.value: ends_at.isoformat()}
 
 
 def parse_capacity(message: Message, ctx: StepContext) -> dict[str, Any]:
@@ -173,17 +176,17 @@ def parse_capacity(message: Message, ctx: StepContext) -> dict[str, Any]:
     if not text.isdigit():
         raise Invalid(_("Please write a whole number, for example 20."))
     domain_checked(check_capacity, int(text))
-    return {ActivityField.CAPACITY: int(text)}
+    return {ActivityField.CAPACITY.value: int(text)}
 
 
 def parse_deadline(message: Message, ctx: StepContext) -> dict[str, Any]:
     if is_skip(message):
-        return {ActivityField.SIGNUP_DEADLINE_AT: None}
+        return {ActivityField.SIGNUP_DEADLINE_AT.value: None}
     deadline = parse_local_datetime(typed(message), ctx.office.tz, utcnow())
     if deadline is None:
         raise Invalid(not_understood(message.text))
     domain_checked(check_deadline, starts_at_of(ctx), deadline)
-    return {ActivityField.SIGNUP_DEADLINE_AT: deadline.isoformat()}
+    return {ActivityField.SIGNUP_DEADLINE_AT.value: deadline.isoformat()}
 
 
 def parse_weeks(message: Message, ctx: StepContext) -> dict[str, Any]:
