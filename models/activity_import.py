@@ -1,5 +1,6 @@
 """Activities in and out as files: CSV/XLSX import (validated row by row) and the XLSX
-participant list. Takes and returns bytes; no Telegram here.
+participant list. Takes and returns bytes; no Telegram here. Each row is checked with the
+domain's own field checks (models/activities.py), and `import_activities` creates the good rows.
 
 Import format: the first row holds column names (English or Chinese, any order):
 
