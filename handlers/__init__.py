@@ -29,7 +29,7 @@ from handlers.notifications import NotificationRenderers
 def setup() -> Router:
     from handlers import errors, fallback, family, navigation, onboarding, staff_invites, start
     from handlers import requests as service_requests
-    from handlers.activities import routers as activity_routers
+    from handlers.activities import setup as activities_setup
 
     private = Router(name="private")
     private.message.filter(F.chat.type == "private")
@@ -42,7 +42,7 @@ def setup() -> Router:
     root = Router(name="handlers")
     root.include_routers(
         private,
-        *_attachable([*service_requests.routers(), *activity_routers()]),
+        *_attachable([*service_requests.routers(), activities_setup()]),
         errors.setup(),  # errors only: the last resort when a handler fails
         fallback.setup(),
     )
@@ -51,7 +51,9 @@ def setup() -> Router:
 
 def forms() -> FormRegistry:
     """Every form of the bot, for navigation (hints, resuming after /language)."""
-    all_forms: list[Form] = []
+    from handlers.activities import FORMS as ACTIVITY_FORMS
+
+    all_forms: list[Form] = [*ACTIVITY_FORMS]
     return FormRegistry(all_forms)
 
 

@@ -33,10 +33,18 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import outbox
 from models.base import Base, CreatedAtMixin, utcnow
+from models.errors import DomainError
 from models.notification_kinds import NotificationKind
 from models.office import DEFAULT_TIMEZONE, OfficeSettings
 from models.outbox import enqueue_to
-from models.users import RetireeProfile, User, _enum, family_of, may_act_for
+from models.users import (
+    RetireeProfile,
+    User,
+    _enum,
+    family_of,
+    linked_profiles,
+    may_act_for,
+)
 
 
 class Category(enum.StrEnum):
@@ -121,6 +129,10 @@ class Activity(CreatedAtMixin, Base):
     def is_cancelled(self) -> bool:
         return self.status == ActivityStatus.CANCELLED
 
+    def is_closed(self, now: datetime) -> bool:
+        """Cancelled or already started: nothing left to edit or call off."""
+        return self.is_cancelled or self.starts_at <= now
+
     @property
     def finishes_at(self) -> datetime:
         return self.ends_at or self.starts_at + timedelta(hours=2)
@@ -169,13 +181,26 @@ class ActivityErrorCode(enum.StrEnum):
     NOT_ATTENDED = "not_attended"
     NOT_FINISHED = "not_finished"
     INVALID = "invalid"
+    # An activity's fields (creating, editing, importing): what is wrong with the draft.
+    TITLE_MISSING = "title_missing"
+    TITLE_TOO_LONG = "title_too_long"
+    TEXT_TOO_LONG = "text_too_long"  # place, description, who it suits, what to bring
+    START_IN_PAST = "start_in_past"
+    END_BEFORE_START = "end_before_start"
+    BAD_CAPACITY = "bad_capacity"
+    DEADLINE_AFTER_START = "deadline_after_start"
+    BAD_WEEKS = "bad_weeks"
 
 
-class ActivityError(Exception):
-    def __init__(self, code: ActivityErrorCode, detail: str = "") -> None:
-        super().__init__(f"{code}: {detail}" if detail else str(code))
+class ActivityError(DomainError):
+    """A rule of activities said no. `limit` is the allowed maximum for a *_TOO_LONG code."""
+
+    code: ActivityErrorCode
+
+    def __init__(self, code: ActivityErrorCode, detail: str = "", *, limit: int = 0) -> None:
+        super().__init__(code, detail)
         self.code = code
-        self.detail = detail
+        self.limit = limit
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -183,6 +208,22 @@ class ActivityError(Exception):
 
 async def get_activity(session: AsyncSession, activity_id: int) -> Activity | None:
     return await session.get(Activity, activity_id)
+
+
+async def require_activity(session: AsyncSession, activity_id: int) -> Activity:
+    """The activity a button names, or NOT_FOUND."""
+    activity = await session.get(Activity, activity_id)
+    if activity is None:
+        raise ActivityError(ActivityErrorCode.NOT_FOUND)
+    return activity
+
+
+async def activity_to_change(session: AsyncSession, activity_id: int, now: datetime) -> Activity:
+    """An activity staff may still edit or call off: it exists, is not cancelled and has not
+    started (CANCELLED / STARTED otherwise)."""
+    activity = await require_activity(session, activity_id)
+    _refuse_closed(activity, now)
+    return activity
 
 
 async def _lock_activity(session: AsyncSession, activity_id: int) -> Activity:
@@ -289,11 +330,14 @@ def signup_open(activity: Activity, now: datetime) -> bool:
     return activity.signup_deadline_at is None or now < activity.signup_deadline_at
 
 
+def is_own(user: User, profile_id: int) -> bool:
+    """The user's own retiree profile (not a relative's)."""
+    return user.profile is not None and user.profile.id == profile_id
+
+
 async def profiles_for(session: AsyncSession, user: User) -> list[RetireeProfile]:
     """The people this user may sign up: themselves (a retiree with a profile) and their
-    approved-linked relatives."""
-    from models.users import linked_profiles
-
+    approved-linked relatives (the same rule as `may_act_for`)."""
     profiles: list[RetireeProfile] = []
     if user.profile is not None:
         profiles.append(user.profile)
@@ -565,6 +609,31 @@ async def cancel_registration(
 # -- staff: create, edit, cancel -----------------------------------------------------------
 
 
+class ActivityField(enum.StrEnum):
+    """The fields staff may change on an existing activity (one at a time)."""
+
+    TITLE = "title"
+    CATEGORY = "category"
+    DESCRIPTION = "description"
+    PLACE = "place"
+    SUITS = "suits"
+    BRING = "bring"
+    STARTS_AT = "starts_at"
+    ENDS_AT = "ends_at"
+    CAPACITY = "capacity"
+    SIGNUP_DEADLINE_AT = "signup_deadline_at"
+
+
+EDITABLE_FIELDS = tuple(ActivityField)
+TEXT_LIMITS: dict[ActivityField, int] = {
+    ActivityField.TITLE: TITLE_MAX,
+    ActivityField.PLACE: PLACE_MAX,
+    ActivityField.DESCRIPTION: DESCRIPTION_MAX,
+    ActivityField.SUITS: SHORT_TEXT_MAX,
+    ActivityField.BRING: SHORT_TEXT_MAX,
+}
+
+
 @dataclass
 class ActivityDraft:
     title: str
@@ -580,22 +649,70 @@ class ActivityDraft:
     weeks: int = 1  # >1: a weekly series, each session its own sign-up list
 
 
+# The rules for an activity's fields, one check each, so a form can check one answer as it
+# comes and the whole draft is checked again (the same functions) when it is saved.
+
+
+def check_text(field: ActivityField, value: str) -> str:
+    """A text field, stripped; the title is required, every text has its length limit."""
+    text = value.strip()
+    limit = TEXT_LIMITS[field]
+    if field == ActivityField.TITLE:
+        if not text:
+            raise ActivityError(ActivityErrorCode.TITLE_MISSING, field)
+        if len(text) > limit:
+            raise ActivityError(ActivityErrorCode.TITLE_TOO_LONG, field, limit=limit)
+    elif len(text) > limit:
+        raise ActivityError(ActivityErrorCode.TEXT_TOO_LONG, field, limit=limit)
+    return text
+
+
+def check_start(starts_at: datetime, now: datetime) -> None:
+    if starts_at <= now:
+        raise ActivityError(ActivityErrorCode.START_IN_PAST)
+
+
+def check_end(starts_at: datetime, ends_at: datetime | None) -> None:
+    if ends_at is not None and ends_at <= starts_at:
+        raise ActivityError(ActivityErrorCode.END_BEFORE_START)
+
+
+def check_capacity(capacity: int) -> None:
+    if not 1 <= capacity <= CAPACITY_MAX:
+        raise ActivityError(ActivityErrorCode.BAD_CAPACITY)
+
+
+def check_deadline(starts_at: datetime, deadline: datetime | None) -> None:
+    if deadline is not None and deadline > starts_at:
+        raise ActivityError(ActivityErrorCode.DEADLINE_AFTER_START)
+
+
+def check_weeks(weeks: int) -> None:
+    if not 1 <= weeks <= SERIES_MAX_WEEKS:
+        raise ActivityError(ActivityErrorCode.BAD_WEEKS)
+
+
+def check_draft(draft: ActivityDraft, now: datetime, *, check_start_time: bool = True) -> None:
+    """Every rule for an activity's fields, in the order a form asks them; raises the first
+    ActivityError (its code says which rule)."""
+    for text_field in TEXT_LIMITS:
+        check_text(text_field, getattr(draft, text_field.value))
+    if check_start_time:
+        check_start(draft.starts_at, now)
+    check_end(draft.starts_at, draft.ends_at)
+    check_capacity(draft.capacity)
+    check_deadline(draft.starts_at, draft.signup_deadline_at)
+    check_weeks(draft.weeks)
+
+
 def validate_draft(
     draft: ActivityDraft, now: datetime, *, check_start: bool = True
 ) -> ActivityErrorCode | None:
-    """The rules for an activity's fields; returns what is wrong, or None."""
-    if not draft.title.strip() or len(draft.title) > TITLE_MAX:
-        return ActivityErrorCode.INVALID
-    if draft.capacity < 1 or draft.capacity > CAPACITY_MAX:
-        return ActivityErrorCode.INVALID
-    if draft.ends_at is not None and draft.ends_at <= draft.starts_at:
-        return ActivityErrorCode.INVALID
-    if draft.signup_deadline_at is not None and draft.signup_deadline_at > draft.starts_at:
-        return ActivityErrorCode.INVALID
-    if check_start and draft.starts_at <= now:
-        return ActivityErrorCode.STARTED
-    if not 1 <= draft.weeks <= SERIES_MAX_WEEKS:
-        return ActivityErrorCode.INVALID
+    """What is wrong with the draft, or None (`check_draft` without raising)."""
+    try:
+        check_draft(draft, now, check_start_time=check_start)
+    except ActivityError as error:
+        return error.code
     return None
 
 
@@ -604,15 +721,20 @@ def _require_staff(actor: User) -> None:
         raise ActivityError(ActivityErrorCode.FORBIDDEN)
 
 
+def _refuse_closed(activity: Activity, now: datetime) -> None:
+    if activity.is_cancelled:
+        raise ActivityError(ActivityErrorCode.CANCELLED)
+    if activity.starts_at <= now:
+        raise ActivityError(ActivityErrorCode.STARTED)  # nothing to change or call off any more
+
+
 async def create_activities(
     session: AsyncSession, actor: User, draft: ActivityDraft, now: datetime | None = None
 ) -> list[Activity]:
     """One activity, or a weekly series of `draft.weeks` sessions (each its own list)."""
     _require_staff(actor)
     now = now or utcnow()
-    problem = validate_draft(draft, now)
-    if problem is not None:
-        raise ActivityError(problem)
+    check_draft(draft, now)
     series_id = None
     if draft.weeks > 1:
         series = ActivitySeries(title=draft.title, weeks=draft.weeks, created_by_id=actor.id)
@@ -646,38 +768,26 @@ async def create_activities(
     return created
 
 
-EDITABLE_FIELDS = (
-    "title",
-    "category",
-    "description",
-    "place",
-    "suits",
-    "bring",
-    "starts_at",
-    "ends_at",
-    "capacity",
-    "signup_deadline_at",
-)
-
-
 async def update_activity(
     session: AsyncSession,
     actor: User,
     activity_id: int,
-    field: str,
+    field: ActivityField | str,
     value: Any,
     now: datetime | None = None,
     tz: str | None = None,
 ) -> tuple[Activity, list[Registration]]:
-    """Change one field. Raising the capacity promotes from the waitlist (lowering it never
-    removes anyone already confirmed). Returns the activity and whoever was promoted."""
+    """Change one field of an activity that is neither cancelled nor started. Raising the
+    capacity promotes from the waitlist (lowering it never removes anyone already confirmed).
+    Returns the activity and whoever was promoted."""
     _require_staff(actor)
-    if field not in EDITABLE_FIELDS:
-        raise ActivityError(ActivityErrorCode.INVALID, field)
+    try:
+        field = ActivityField(field)
+    except ValueError:
+        raise ActivityError(ActivityErrorCode.INVALID, str(field)) from None
     now = now or utcnow()
     activity = await _lock_activity(session, activity_id)
-    if activity.is_cancelled:
-        raise ActivityError(ActivityErrorCode.CANCELLED)
+    _refuse_closed(activity, now)
     draft = ActivityDraft(
         title=activity.title,
         category=activity.category,
@@ -686,27 +796,24 @@ async def update_activity(
         ends_at=activity.ends_at,
         signup_deadline_at=activity.signup_deadline_at,
     )
-    if isinstance(value, str):
-        value = value.strip()
-        limit = {"title": TITLE_MAX, "place": PLACE_MAX, "description": DESCRIPTION_MAX}
-        if len(value) > limit.get(field, SHORT_TEXT_MAX):
+    if field in TEXT_LIMITS:
+        if not isinstance(value, str):
             raise ActivityError(ActivityErrorCode.INVALID, field)
-    if field == "category" and not isinstance(value, Category):
+        value = check_text(field, value)
+    if field == ActivityField.CATEGORY and not isinstance(value, Category):
         raise ActivityError(ActivityErrorCode.INVALID, field)
-    if hasattr(draft, field):
-        setattr(draft, field, value)
-    if field == "starts_at" and draft.ends_at is not None:
+    if hasattr(draft, field.value):
+        setattr(draft, field.value, value)
+    if field == ActivityField.STARTS_AT and draft.ends_at is not None:
         draft.ends_at = draft.ends_at + (value - activity.starts_at)  # keep the duration
-    problem = validate_draft(draft, now, check_start=field == "starts_at")
-    if problem is not None:
-        raise ActivityError(problem, field)
-    setattr(activity, field, value)
-    if field == "starts_at":
+    check_draft(draft, now, check_start_time=field == ActivityField.STARTS_AT)
+    setattr(activity, field.value, value)
+    if field == ActivityField.STARTS_AT:
         activity.ends_at = draft.ends_at
     await session.flush()
-    if field in ("starts_at", "place", "ends_at"):
-        await _tell_change(session, activity, field, now, tz)
-    promoted = await _promote(session, activity, now, tz) if field == "capacity" else []
+    if field in (ActivityField.STARTS_AT, ActivityField.PLACE, ActivityField.ENDS_AT):
+        await _tell_change(session, activity, field.value, now, tz)
+    promoted = await _promote(session, activity, now, tz) if field == ActivityField.CAPACITY else []
     return activity, promoted
 
 
@@ -746,10 +853,7 @@ async def cancel_activity(
     _require_staff(actor)
     now = now or utcnow()
     activity = await _lock_activity(session, activity_id)
-    if activity.is_cancelled:
-        raise ActivityError(ActivityErrorCode.CANCELLED)
-    if activity.starts_at <= now:
-        raise ActivityError(ActivityErrorCode.STARTED)  # nothing to call off any more
+    _refuse_closed(activity, now)
     activity.status = ActivityStatus.CANCELLED
     activity.cancelled_at = now
     registrations = list(
@@ -793,12 +897,13 @@ async def participants(session: AsyncSession, activity_id: int) -> list[Registra
 
 
 async def toggle_attendance(
-    session: AsyncSession, actor: User, registration_id: int
+    session: AsyncSession, actor: User, activity_id: int, registration_id: int
 ) -> Registration:
-    """A tap on a name: not marked -> present -> absent -> present."""
+    """A tap on a name in the activity's list: not marked -> present -> absent -> present.
+    A registration of another activity is refused before anything changes."""
     _require_staff(actor)
     registration = await session.get(Registration, registration_id)
-    if registration is None:
+    if registration is None or registration.activity_id != activity_id:
         raise ActivityError(ActivityErrorCode.NOT_FOUND)
     if registration.status != RegistrationStatus.CONFIRMED:
         raise ActivityError(ActivityErrorCode.NOT_ACTIVE)
@@ -821,8 +926,7 @@ async def rate(
     registration = await session.get(Registration, registration_id)
     if registration is None:
         raise ActivityError(ActivityErrorCode.NOT_FOUND)
-    own = actor.profile is not None and actor.profile.id == registration.profile_id
-    if actor.is_staff and not own:
+    if actor.is_staff and not is_own(actor, registration.profile_id):
         raise ActivityError(ActivityErrorCode.FORBIDDEN)  # feedback comes from participants
     if not await may_act_for(session, actor, registration.profile_id):
         raise ActivityError(ActivityErrorCode.FORBIDDEN)

@@ -1,5 +1,6 @@
 """Activities in and out as files: CSV/XLSX import (validated row by row) and the XLSX
-participant list. Takes and returns bytes; no Telegram here.
+participant list. Takes and returns bytes; no Telegram here. Each row is checked with the
+domain's own field checks (models/activities.py), and `import_activities` creates the good rows.
 
 Import format: the first row holds column names (English or Chinese, any order):
 
@@ -24,18 +25,26 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from models.activities import (
-    CAPACITY_MAX,
-    DESCRIPTION_MAX,
-    PLACE_MAX,
-    SERIES_MAX_WEEKS,
-    SHORT_TEXT_MAX,
-    TITLE_MAX,
     ActivityDraft,
+    ActivityError,
+    ActivityErrorCode,
+    ActivityField,
     Category,
     Registration,
     RegistrationStatus,
+    check_capacity,
+    check_deadline,
+    check_draft,
+    check_end,
+    check_start,
+    check_text,
+    check_weeks,
+    create_activities,
 )
+from models.users import User
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 1000
@@ -272,62 +281,108 @@ def parse_activities(data: bytes, filename: str, tz: ZoneInfo, now: datetime) ->
 
 
 def _parse_row(cells: dict[str, Any], tz: ZoneInfo, now: datetime) -> ActivityDraft | RowError:
+    """Read the cells (a date that is not a date, a number that is not a number...), then the
+    domain's own checks, in the order of the columns, so each row gets its first real reason."""
+
     def error(problem: RowProblem, key: str = "") -> RowError:
         return RowError(0, problem, _text(cells.get(key)) if key else "")
 
-    title = _text(cells.get("title"))
-    if not title:
-        return error(RowProblem.MISSING_TITLE)
-    if len(title) > TITLE_MAX:
-        return error(RowProblem.TITLE_TOO_LONG)
-    category = parse_category(_text(cells.get("category")))
-    if category is None:
-        return error(RowProblem.UNKNOWN_CATEGORY, "category")
-    starts_at = _cell_datetime(cells.get("start"), tz, now)
-    if starts_at is None:
-        return error(RowProblem.BAD_START, "start")
-    if starts_at <= now:
-        return error(RowProblem.START_IN_PAST, "start")
-    ends_at = None
-    end_cell = cells.get("end")
-    if _text(end_cell):
-        ends_at = _cell_datetime(end_cell, tz, now)
-        if ends_at is None:
-            if isinstance(end_cell, time):
-                end_cell = end_cell.strftime("%H:%M")
-            ends_at = parse_local_time_on(_text(end_cell), starts_at, tz)
-        if ends_at is None:
-            return error(RowProblem.BAD_END, "end")
-        if ends_at <= starts_at:
-            return error(RowProblem.END_BEFORE_START, "end")
-    capacity_text = _text(cells.get("capacity"))
-    if not capacity_text.isdigit() or not 1 <= int(capacity_text) <= CAPACITY_MAX:
-        return error(RowProblem.BAD_CAPACITY, "capacity")
-    deadline = None
-    if _text(cells.get("deadline")):
-        deadline = _cell_datetime(cells.get("deadline"), tz, now)
-        if deadline is None:
-            return error(RowProblem.BAD_DEADLINE, "deadline")
-        if deadline > starts_at:
-            return error(RowProblem.DEADLINE_AFTER_START, "deadline")
-    weeks_text = _text(cells.get("weeks")) or "1"
-    if not weeks_text.isdigit() or not 1 <= int(weeks_text) <= SERIES_MAX_WEEKS:
-        return error(RowProblem.BAD_WEEKS, "weeks")
-    texts = {key: _text(cells.get(key)) for key in ("place", "description", "suits", "bring")}
-    limits = {"place": PLACE_MAX, "description": DESCRIPTION_MAX}
-    for key, value in texts.items():
-        if len(value) > limits.get(key, SHORT_TEXT_MAX):
-            return error(RowProblem.TEXT_TOO_LONG)
-    return ActivityDraft(
-        title=title,
-        category=category,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        capacity=int(capacity_text),
-        signup_deadline_at=deadline,
-        weeks=int(weeks_text),
-        **texts,
-    )
+    try:
+        title = check_text(ActivityField.TITLE, _text(cells.get("title")))
+        category = parse_category(_text(cells.get("category")))
+        if category is None:
+            return error(RowProblem.UNKNOWN_CATEGORY, "category")
+        starts_at = _cell_datetime(cells.get("start"), tz, now)
+        if starts_at is None:
+            return error(RowProblem.BAD_START, "start")
+        check_start(starts_at, now)
+        ends_at = None
+        end_cell = cells.get("end")
+        if _text(end_cell):
+            ends_at = _cell_datetime(end_cell, tz, now)
+            if ends_at is None:
+                if isinstance(end_cell, time):
+                    end_cell = end_cell.strftime("%H:%M")
+                ends_at = parse_local_time_on(_text(end_cell), starts_at, tz)
+            if ends_at is None:
+                return error(RowProblem.BAD_END, "end")
+            check_end(starts_at, ends_at)
+        capacity_text = _text(cells.get("capacity"))
+        if not capacity_text.isdigit():
+            return error(RowProblem.BAD_CAPACITY, "capacity")
+        check_capacity(int(capacity_text))
+        deadline = None
+        if _text(cells.get("deadline")):
+            deadline = _cell_datetime(cells.get("deadline"), tz, now)
+            if deadline is None:
+                return error(RowProblem.BAD_DEADLINE, "deadline")
+            check_deadline(starts_at, deadline)
+        weeks_text = _text(cells.get("weeks")) or "1"
+        if not weeks_text.isdigit():
+            return error(RowProblem.BAD_WEEKS, "weeks")
+        check_weeks(int(weeks_text))
+        texts = {key: _text(cells.get(key)) for key in ("place", "description", "suits", "bring")}
+        draft = ActivityDraft(
+            title=title,
+            category=category,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            capacity=int(capacity_text),
+            signup_deadline_at=deadline,
+            weeks=int(weeks_text),
+            **texts,
+        )
+        check_draft(draft, now)
+    except ActivityError as refused:
+        problem = ROW_PROBLEMS.get(refused.code)
+        if problem is None:
+            raise
+        return error(problem, PROBLEM_COLUMNS.get(problem, ""))
+    return draft
+
+
+# The domain's reason for refusing a draft, as the import reports it (and the column it shows).
+ROW_PROBLEMS: dict[ActivityErrorCode, RowProblem] = {
+    ActivityErrorCode.TITLE_MISSING: RowProblem.MISSING_TITLE,
+    ActivityErrorCode.TITLE_TOO_LONG: RowProblem.TITLE_TOO_LONG,
+    ActivityErrorCode.TEXT_TOO_LONG: RowProblem.TEXT_TOO_LONG,
+    ActivityErrorCode.START_IN_PAST: RowProblem.START_IN_PAST,
+    ActivityErrorCode.END_BEFORE_START: RowProblem.END_BEFORE_START,
+    ActivityErrorCode.BAD_CAPACITY: RowProblem.BAD_CAPACITY,
+    ActivityErrorCode.DEADLINE_AFTER_START: RowProblem.DEADLINE_AFTER_START,
+    ActivityErrorCode.BAD_WEEKS: RowProblem.BAD_WEEKS,
+}
+PROBLEM_COLUMNS: dict[RowProblem, str] = {
+    RowProblem.START_IN_PAST: "start",
+    RowProblem.END_BEFORE_START: "end",
+    RowProblem.BAD_CAPACITY: "capacity",
+    RowProblem.DEADLINE_AFTER_START: "deadline",
+    RowProblem.BAD_WEEKS: "weeks",
+}
+
+
+@dataclass
+class ImportReport:
+    imported: int  # activities created (a weekly series counts each session)
+    errors: list[RowError]  # every row not imported, in line order, with its reason
+
+
+async def import_activities(
+    session: AsyncSession, actor: User, result: ImportResult, now: datetime
+) -> ImportReport:
+    """Create the good rows of a parsed file; a row the domain still refuses (the start passed
+    while the file was read...) is reported with the domain's reason, the others are kept."""
+    imported = 0
+    errors = list(result.errors)
+    for line, draft in result.drafts:
+        try:
+            imported += len(await create_activities(session, actor, draft, now))
+        except ActivityError as refused:
+            problem = ROW_PROBLEMS.get(refused.code)
+            if problem is None:
+                raise  # not about the row (not staff): the whole import is refused
+            errors.append(RowError(line, problem))
+    return ImportReport(imported, sorted(errors, key=lambda e: e.line))
 
 
 def participants_xlsx(

@@ -162,3 +162,75 @@ async def test_staff_imports_a_file_sent_as_a_document(
     count = await session.scalar(select(func.count(Activity.id)))
     await session.commit()
     assert count == 5
+
+
+# -- every bad row gets its own reason (the domain's checks, not "not a date and time") -------
+
+HEADER = "title,category,start,end,capacity,deadline,weeks,place\n"
+GOOD = {
+    "title": "太极拳",
+    "category": "fitness",
+    "start": "2026-12-01 09:00",
+    "end": "10:30",
+    "capacity": "20",
+    "deadline": "2026-11-30 18:00",
+    "weeks": "1",
+    "place": "活动中心",
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem", "value"),
+    [
+        ({"title": ""}, RowProblem.MISSING_TITLE, ""),
+        ({"title": "长" * 101}, RowProblem.TITLE_TOO_LONG, ""),
+        ({"place": "远" * 201}, RowProblem.TEXT_TOO_LONG, ""),
+        ({"category": "打麻将"}, RowProblem.UNKNOWN_CATEGORY, "打麻将"),
+        ({"start": "下周二上午"}, RowProblem.BAD_START, "下周二上午"),
+        ({"start": "2026-11-01 09:00"}, RowProblem.START_IN_PAST, "2026-11-01 09:00"),
+        ({"end": "晚上"}, RowProblem.BAD_END, "晚上"),
+        ({"end": "08:00"}, RowProblem.END_BEFORE_START, "08:00"),
+        ({"capacity": "很多"}, RowProblem.BAD_CAPACITY, "很多"),
+        ({"capacity": "0"}, RowProblem.BAD_CAPACITY, "0"),
+        ({"capacity": "20000"}, RowProblem.BAD_CAPACITY, "20000"),
+        ({"deadline": "尽快"}, RowProblem.BAD_DEADLINE, "尽快"),
+        ({"deadline": "2026-12-02 09:00"}, RowProblem.DEADLINE_AFTER_START, "2026-12-02 09:00"),
+        ({"weeks": "每周"}, RowProblem.BAD_WEEKS, "每周"),
+        ({"weeks": "53"}, RowProblem.BAD_WEEKS, "53"),
+    ],
+)
+def test_each_bad_row_says_its_own_reason(
+    changes: dict[str, str], problem: RowProblem, value: str
+) -> None:
+    row = {**GOOD, **changes}
+    text = HEADER + ",".join(row[key] for key in HEADER.strip().split(",")) + "\n"
+    result = parse_activities(text.encode(), "a.csv", TZ, NOW)
+    assert result.drafts == []
+    assert [(e.line, e.problem, e.value) for e in result.errors] == [(2, problem, value)]
+
+
+def test_a_good_row_passes_the_same_checks() -> None:
+    text = HEADER + ",".join(GOOD[key] for key in HEADER.strip().split(",")) + "\n"
+    result = parse_activities(text.encode(), "a.csv", TZ, NOW)
+    assert result.errors == [] and [d.title for _l, d in result.drafts] == ["太极拳"]
+
+
+@pytest.mark.postgres
+async def test_a_row_the_domain_refuses_at_creation_keeps_the_domain_reason(
+    session: AsyncSession,
+) -> None:
+    """Between reading the file and saving it the start may pass: the row is reported as
+    "already passed", not as "not a date and time"; the other rows are imported."""
+    from models.activity_import import import_activities
+
+    staff = await make_user(session, 6110, Role.STAFF)
+    text = (
+        "title,start,capacity,weeks\n"
+        "太极拳,2026-11-23 10:30,20,2\n"  # 30 minutes after NOW
+        "书法,2026-12-01 14:00,10,\n"
+    )
+    result = parse_activities(text.encode(), "a.csv", TZ, NOW)
+    assert result.errors == [] and len(result.drafts) == 2
+    report = await import_activities(session, staff, result, NOW + timedelta(hours=1))
+    assert report.imported == 1
+    assert [(e.line, e.problem) for e in report.errors] == [(2, RowProblem.START_IN_PAST)]

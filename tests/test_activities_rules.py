@@ -229,12 +229,12 @@ async def test_feedback_only_from_those_who_came(session: AsyncSession, i18n) ->
         (await sign_up(session, u, activity.id, p.id, now=now)).registration
         for u, p in ((came_user, came), (absent_user, absent), (unmarked_user, unmarked))
     ]
-    await toggle_attendance(session, staff, regs[0].id)  # present
-    await toggle_attendance(session, staff, regs[1].id)
-    await toggle_attendance(session, staff, regs[1].id)  # absent
+    await toggle_attendance(session, staff, activity.id, regs[0].id)  # present
+    await toggle_attendance(session, staff, activity.id, regs[1].id)
+    await toggle_attendance(session, staff, activity.id, regs[1].id)  # absent
     assert regs[1].attendance == Attendance.ABSENT
     with pytest.raises(ActivityError):
-        await toggle_attendance(session, came_user, regs[0].id)  # only staff mark
+        await toggle_attendance(session, came_user, activity.id, regs[0].id)  # only staff mark
 
     after = now + timedelta(hours=3 + 1, minutes=31) + timedelta(hours=1)
     assert await scan(session, after, OFFICE) == 1

@@ -183,7 +183,7 @@ async def test_participant_rates_and_the_organiser_reads_it(
     assert wang.user is not None
     earlier = now - timedelta(days=1)
     reg = (await sign_up(session, wang.user, activity.id, wang.id, now=earlier)).registration
-    await toggle_attendance(session, staff, reg.id)
+    await toggle_attendance(session, staff, activity.id, reg.id)
     assert await scan(session, now, OFFICE) == 1
     await session.commit()
     (row,) = await outbox_rows(session, "act.feedback")

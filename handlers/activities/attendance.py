@@ -5,29 +5,26 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.callbacks import AttendCb, ManageAction, ManageCb
-from handlers.activities.common import error_text, show, staff_activity
-from handlers.activities.keyboards import format_when
+from handlers.activities.keyboards import MARKS, back_to_card_keyboard, participants_keyboard
+from handlers.activities.texts import format_when
+from handlers.ui import edit_or_send
 from models.activities import (
     Activity,
-    ActivityError,
     Attendance,
     RegistrationStatus,
     feedback_summary,
     participants,
+    require_activity,
     toggle_attendance,
 )
 from models.activity_import import participants_xlsx
 from models.office import OfficeSettings
 from models.users import User
-
-router = Router(name=__name__)
-
-MARKS = {None: "⬜", Attendance.PRESENT: "✅", Attendance.ABSENT: "❌"}
 
 
 async def participants_view(
@@ -53,81 +50,42 @@ async def participants_view(
             lines.append(f"{number}. {registration.profile.full_name}  {phone}")
     if confirmed:
         lines += ["", _("Tap a name to mark: ✅ came, ❌ did not come.")]
-    builder = InlineKeyboardBuilder()
-    for registration in confirmed:
-        builder.button(
-            text=f"{MARKS[registration.attendance]} {registration.profile.full_name}",
-            callback_data=AttendCb(activity_id=activity.id, registration_id=registration.id),
-        )
-    builder.adjust(2)
-    tail = InlineKeyboardBuilder()
-    tail.button(
-        text="📊 " + _("Export as XLSX"),
-        callback_data=ManageCb(action=ManageAction.EXPORT, activity_id=activity.id),
-    )
-    tail.button(
-        text="⬅️ " + _("Back"),
-        callback_data=ManageCb(action=ManageAction.OPEN, activity_id=activity.id),
-    )
-    tail.adjust(1)
-    builder.attach(tail)
-    return "\n".join(lines), builder.as_markup()
+    return "\n".join(lines), participants_keyboard(activity.id, confirmed)
 
 
-@router.callback_query(ManageCb.filter(F.action == ManageAction.PARTICIPANTS))
 async def participants_chosen(
-    query: CallbackQuery,
-    callback_data: ManageCb,
-    session: AsyncSession,
-    user: User | None,
-    office: OfficeSettings,
+    query: CallbackQuery, callback_data: ManageCb, session: AsyncSession, office: OfficeSettings
 ) -> None:
-    activity = await staff_activity(query, session, user, callback_data.activity_id)
-    if activity is None:
-        return
-    await query.answer()
-    await show(query, *await participants_view(session, activity, office))
+    activity = await require_activity(session, callback_data.activity_id)
+    await edit_or_send(query, *await participants_view(session, activity, office))
 
 
-@router.callback_query(AttendCb.filter())
 async def attendance_tapped(
     query: CallbackQuery,
     callback_data: AttendCb,
     session: AsyncSession,
-    user: User | None,
+    user: User,
     office: OfficeSettings,
+    callback_answer: CallbackAnswer,
 ) -> None:
-    activity = await staff_activity(query, session, user, callback_data.activity_id)
-    if activity is None or user is None:
-        return
-    try:
-        registration = await toggle_attendance(session, user, callback_data.registration_id)
-    except ActivityError as error:
-        await query.answer(error_text(error), show_alert=True)
-        return
-    if registration.activity_id != activity.id:
-        await query.answer(_("Sorry, this activity is no longer available."), show_alert=True)
-        return
-    await query.answer(
-        _("{name}: came").format(name=registration.profile.full_name)
-        if registration.attendance == Attendance.PRESENT
-        else _("{name}: did not come").format(name=registration.profile.full_name)
+    registration = await toggle_attendance(
+        session, user, callback_data.activity_id, callback_data.registration_id
     )
-    await show(query, *await participants_view(session, activity, office))
+    name = registration.profile.full_name
+    callback_answer.text = (
+        _("{name}: came").format(name=name)
+        if registration.attendance == Attendance.PRESENT
+        else _("{name}: did not come").format(name=name)
+    )
+    await edit_or_send(query, *await participants_view(session, registration.activity, office))
 
 
-@router.callback_query(ManageCb.filter(F.action == ManageAction.EXPORT))
 async def export_chosen(
-    query: CallbackQuery,
-    callback_data: ManageCb,
-    session: AsyncSession,
-    user: User | None,
-    office: OfficeSettings,
+    query: CallbackQuery, callback_data: ManageCb, session: AsyncSession, office: OfficeSettings
 ) -> None:
-    activity = await staff_activity(query, session, user, callback_data.activity_id)
-    if activity is None or query.bot is None or query.message is None:
+    activity = await require_activity(session, callback_data.activity_id)
+    if query.bot is None:
         return
-    await query.answer()
     regs = await participants(session, activity.id)
     headers = [
         _("No."),
@@ -149,23 +107,16 @@ async def export_chosen(
     local = activity.starts_at.astimezone(office.tz)
     filename = f"activity-{activity.id}-{local:%Y%m%d}.xlsx"
     await query.bot.send_document(
-        query.message.chat.id,
+        query.from_user.id,
         BufferedInputFile(data, filename=filename),
         caption=_("Participants of “{title}”").format(title=activity.title),
     )
 
 
-@router.callback_query(ManageCb.filter(F.action == ManageAction.FEEDBACK))
 async def feedback_chosen(
-    query: CallbackQuery,
-    callback_data: ManageCb,
-    session: AsyncSession,
-    user: User | None,
+    query: CallbackQuery, callback_data: ManageCb, session: AsyncSession
 ) -> None:
-    activity = await staff_activity(query, session, user, callback_data.activity_id)
-    if activity is None:
-        return
-    await query.answer()
+    activity = await require_activity(session, callback_data.activity_id)
     summary = await feedback_summary(session, activity.id)
     if summary.count == 0:
         text = _("No ratings yet for “{title}”.").format(title=activity.title)
@@ -177,9 +128,15 @@ async def feedback_chosen(
             text += "\n\n" + _("Comments:")
             for name, rating, comment in summary.comments:
                 text += f"\n• {name} ({rating}⭐): {comment}"
-    builder = InlineKeyboardBuilder()
-    builder.button(
-        text="⬅️ " + _("Back"),
-        callback_data=ManageCb(action=ManageAction.OPEN, activity_id=activity.id),
-    )
-    await show(query, text, builder.as_markup())
+    await edit_or_send(query, text, back_to_card_keyboard(activity.id))
+
+
+def setup() -> Router:
+    """Staff only: included under the capability's staff router."""
+    router = Router(name=__name__)
+    on = router.callback_query.register
+    on(participants_chosen, ManageCb.filter(F.action == ManageAction.PARTICIPANTS))
+    on(attendance_tapped, AttendCb.filter())
+    on(export_chosen, ManageCb.filter(F.action == ManageAction.EXPORT))
+    on(feedback_chosen, ManageCb.filter(F.action == ManageAction.FEEDBACK))
+    return router

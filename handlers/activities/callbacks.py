@@ -1,10 +1,14 @@
-"""Callback data of the activity buttons. Never trusted: the domain checks every id."""
+"""Callback data of the activity buttons: enum and int fields only, so a forged or garbled
+button fails the filter by itself and falls through to the kind fallback. Never trusted
+beyond its shape: the domain checks every id."""
 
 from __future__ import annotations
 
 import enum
 
 from aiogram.filters.callback_data import CallbackData
+
+from models.activities import ActivityField, Category
 
 
 class CatAction(enum.StrEnum):
@@ -16,7 +20,7 @@ class CatAction(enum.StrEnum):
 class CatalogueCb(CallbackData, prefix="acl"):
     action: CatAction
     page: int = 0
-    category: str = ""  # a Category value, or "" for all
+    category: Category | None = None  # None: all categories
     activity_id: int = 0
 
 
@@ -63,7 +67,7 @@ class ManageCb(CallbackData, prefix="amg"):
 
 class EditCb(CallbackData, prefix="aed"):
     activity_id: int
-    field: str
+    field: ActivityField
 
 
 class AttendCb(CallbackData, prefix="aat"):
@@ -74,3 +78,7 @@ class AttendCb(CallbackData, prefix="aat"):
 class RateCb(CallbackData, prefix="art"):
     registration_id: int
     rating: int
+
+
+STAFF_CALLBACKS: tuple[type[CallbackData], ...] = (ManageCb, EditCb, AttendCb)
+PEOPLE_CALLBACKS: tuple[type[CallbackData], ...] = (CatalogueCb, SignupCb, RegCb, RateCb)

@@ -9,21 +9,19 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.callbacks import CatAction, CatalogueCb
-from handlers.activities.common import may_browse, not_registered_text, show
 from handlers.activities.keyboards import (
-    PAGE_SIZE,
     catalogue_keyboard,
     categories_keyboard,
-    category_name,
     details_keyboard,
-    details_text,
 )
+from handlers.activities.texts import category_name, details_text
 from handlers.menu import MenuButton
+from handlers.ui import edit_or_send
 from models.activities import (
     Category,
     confirmed_count,
     counts_for,
-    get_activity,
+    require_activity,
     signup_open,
     upcoming_activities,
     waitlist_count,
@@ -31,33 +29,24 @@ from models.activities import (
 )
 from models.base import utcnow
 from models.office import OfficeSettings
-from models.users import User
 
-router = Router(name=__name__)
-
-
-def _category(value: str) -> Category | None:
-    try:
-        return Category(value) if value else None
-    except ValueError:
-        return None
+PAGE_SIZE = 6
 
 
 async def catalogue_view(
-    session: AsyncSession, office: OfficeSettings, page: int, category: str
+    session: AsyncSession, office: OfficeSettings, page: int, category: Category | None
 ) -> tuple[str, InlineKeyboardMarkup]:
-    chosen = _category(category)
     now = utcnow()
-    total = (await upcoming_activities(session, now, category=chosen, limit=1))[1]
+    total = (await upcoming_activities(session, now, category=category, limit=1))[1]
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     activities, total = await upcoming_activities(
-        session, now, category=chosen, offset=page * PAGE_SIZE, limit=PAGE_SIZE
+        session, now, category=category, offset=page * PAGE_SIZE, limit=PAGE_SIZE
     )
     ids = [a.id for a in activities]
     counts = await counts_for(session, ids)
     waits = await waitlist_counts_for(session, ids)
-    heading = _("Upcoming activities") if chosen is None else category_name(chosen)
+    heading = _("Upcoming activities") if category is None else category_name(category)
     if not activities:
         text = heading + "\n\n" + _("There are no activities to sign up for right now.")
     else:
@@ -67,70 +56,53 @@ async def catalogue_view(
             + "\n\n"
             + _("Tap an activity to see the details and sign up.")
         )
-    markup = catalogue_keyboard(
-        activities, counts, waits, office.tz, page, pages, chosen.value if chosen else ""
-    )
+    markup = catalogue_keyboard(activities, counts, waits, office.tz, page, pages, category)
     return text, markup
 
 
-@router.message(MenuButton("activities"))
-async def cmd_activities(
-    message: Message, session: AsyncSession, user: User | None, office: OfficeSettings
-) -> None:
-    if not may_browse(user):
-        await message.answer(not_registered_text())
-        return
-    text, markup = await catalogue_view(session, office, 0, "")
+async def cmd_activities(message: Message, session: AsyncSession, office: OfficeSettings) -> None:
+    text, markup = await catalogue_view(session, office, 0, None)
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(CatalogueCb.filter(F.action == CatAction.PAGE))
 async def page_chosen(
     query: CallbackQuery,
     callback_data: CatalogueCb,
     session: AsyncSession,
-    user: User | None,
     office: OfficeSettings,
 ) -> None:
-    await query.answer()
-    if not may_browse(user):
-        return
     text, markup = await catalogue_view(session, office, callback_data.page, callback_data.category)
-    await show(query, text, markup)
+    await edit_or_send(query, text, markup)
 
 
-@router.callback_query(CatalogueCb.filter(F.action == CatAction.FILTERS))
-async def filters_chosen(query: CallbackQuery, user: User | None) -> None:
-    await query.answer()
-    if not may_browse(user):
-        return
-    await show(query, _("Which kind of activity would you like?"), categories_keyboard())
+async def filters_chosen(query: CallbackQuery) -> None:
+    await edit_or_send(query, _("Which kind of activity would you like?"), categories_keyboard())
 
 
-@router.callback_query(CatalogueCb.filter(F.action == CatAction.OPEN))
 async def activity_chosen(
     query: CallbackQuery,
     callback_data: CatalogueCb,
     session: AsyncSession,
-    user: User | None,
     office: OfficeSettings,
 ) -> None:
-    activity = await get_activity(session, callback_data.activity_id)
-    if activity is None or not may_browse(user):
-        await query.answer(_("Sorry, this activity is no longer available."), show_alert=True)
-        return
-    await query.answer()
+    activity = await require_activity(session, callback_data.activity_id)
     confirmed = await confirmed_count(session, activity.id)
     waiting = await waitlist_count(session, activity.id)
     full = confirmed >= activity.capacity or waiting > 0
     text = details_text(activity, office.tz, confirmed, waiting)
-    if not signup_open(activity, utcnow()) and not activity.is_cancelled:
+    open_now = signup_open(activity, utcnow())
+    if not open_now and not activity.is_cancelled:
         text += "\n\n" + _("Sign-up for this activity is closed.")
-    markup = details_keyboard(
-        activity,
-        signup_open(activity, utcnow()),
-        full,
-        callback_data.page,
-        callback_data.category,
-    )
-    await show(query, text, markup)
+    markup = details_keyboard(activity, open_now, full, callback_data.page, callback_data.category)
+    await edit_or_send(query, text, markup)
+
+
+def setup() -> Router:
+    """For registered people: included under the capability's people router."""
+    router = Router(name=__name__)
+    router.message.register(cmd_activities, MenuButton("activities"))
+    on = router.callback_query.register
+    on(page_chosen, CatalogueCb.filter(F.action == CatAction.PAGE))
+    on(filters_chosen, CatalogueCb.filter(F.action == CatAction.FILTERS))
+    on(activity_chosen, CatalogueCb.filter(F.action == CatAction.OPEN))
+    return router

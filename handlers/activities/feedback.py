@@ -1,100 +1,106 @@
-"""After the activity: a participant taps 1-5 stars, then may add a few words."""
+"""After the activity: a participant taps 1-5 stars, then may add a few words (a one-step
+form)."""
 
 from __future__ import annotations
 
-from aiogram import F, Router
-from aiogram.fsm.context import FSMContext
+from typing import Any
+
+from aiogram import Router
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.callbacks import RateCb
-from handlers.activities.common import error_text, not_registered_text, show
+from handlers.activities.texts import error_text
 from handlers.common import form_keyboard
+from handlers.filters import is_label
+from handlers.forms import Form, Invalid, Step, StepContext
 from handlers.menu import main_menu_keyboard
+from handlers.ui import edit_or_send, message_of
 from models.activities import COMMENT_MAX, ActivityError, add_comment, rate
-from models.users import User
-
-router = Router(name=__name__)
 
 
 class FeedbackForm(StatesGroup):
     comment = State()
 
 
+REGISTRATION = "registration_id"
+
+
 def no_comment_text() -> str:
     return "🙂 " + _("No comment")
 
 
-@router.callback_query(RateCb.filter())
+def no_comment_word() -> str:
+    return _("No comment")
+
+
+def q_comment() -> str:
+    return _("Would you like to tell the organiser anything? Write a few words, or tap No comment.")
+
+
+def parse_comment(message: Message, ctx: StepContext) -> dict[str, Any]:
+    text = (message.text or "").strip()
+    if is_label(text, no_comment_text, no_comment_word):
+        return {"comment": ""}
+    if len(text) > COMMENT_MAX:
+        raise Invalid(_("That is too long: at most {n} characters, please.").format(n=COMMENT_MAX))
+    if not text or text.startswith("/"):
+        raise Invalid(_("Please write a few words, or tap No comment."))
+    return {"comment": text}
+
+
+async def save_comment(ctx: StepContext) -> None:
+    comment = str(ctx.answers.get("comment") or "")
+    answer = _("Thank you!")
+    if comment:
+        try:
+            await add_comment(ctx.session, ctx.user, int(ctx.answers.get(REGISTRATION, 0)), comment)
+        except ActivityError as refused:  # nothing to add a comment to: the form ends here
+            answer = error_text(refused)
+        else:
+            answer = _("Thank you, the organiser will read it.")
+    await ctx.state.clear()
+    await ctx.message.answer(answer, reply_markup=main_menu_keyboard(ctx.user))
+
+
+COMMENT = Step(
+    FeedbackForm.comment,
+    prompt=q_comment,
+    keyboard=lambda ctx: form_keyboard([no_comment_text()]),
+    parse=parse_comment,
+)
+FEEDBACK = Form("activity_feedback", [COMMENT], data_key="activity_feedback", finish=save_comment)
+
+
 async def rating_chosen(
     query: CallbackQuery,
     callback_data: RateCb,
-    state: FSMContext,
-    session: AsyncSession,
-    user: User | None,
+    callback_answer: CallbackAnswer,
+    **data: Any,
 ) -> None:
-    if user is None:
-        await query.answer(not_registered_text(), show_alert=True)
-        return
-    try:
-        registration = await rate(
-            session, user, callback_data.registration_id, callback_data.rating
-        )
-    except ActivityError as error:
-        await query.answer(error_text(error), show_alert=True)
-        return
-    await query.answer(_("Thank you!"))
-    await show(
+    ctx_user = data["user"]
+    registration = await rate(
+        data["session"], ctx_user, callback_data.registration_id, callback_data.rating
+    )
+    callback_answer.text = _("Thank you!")
+    await edit_or_send(
         query,
         _("You gave “{title}” {stars}. Thank you!").format(
             title=registration.activity.title, stars="⭐" * (registration.rating or 0)
         ),
     )
-    await state.set_state(FeedbackForm.comment)
-    await state.update_data(registration_id=registration.id)
-    if query.message is not None and query.bot is not None:
-        await query.bot.send_message(
-            query.message.chat.id,
-            _(
-                "Would you like to tell the organiser anything? "
-                "Write a few words, or tap No comment."
-            ),
-            reply_markup=form_keyboard([no_comment_text()]),
-        )
-
-
-@router.message(FeedbackForm.comment, F.text)
-async def comment_chosen(
-    message: Message, state: FSMContext, session: AsyncSession, user: User | None
-) -> None:
-    text = (message.text or "").strip()
-    data = await state.get_data()
-    if user is None:
-        await state.clear()
+    message = message_of(query)
+    if message is None:
         return
-    if text.startswith("/") or len(text) > COMMENT_MAX:
-        await comment_invalid(message)
-        return
-    if text and text not in (no_comment_text(), _("No comment")):
-        try:
-            await add_comment(session, user, int(data.get("registration_id", 0)), text)
-        except ActivityError as error:
-            await state.clear()
-            await message.answer(error_text(error), reply_markup=main_menu_keyboard(user))
-            return
-        answer = _("Thank you, the organiser will read it.")
-    else:
-        answer = _("Thank you!")
-    await state.clear()
-    await message.answer(answer, reply_markup=main_menu_keyboard(user))
+    await data["state"].clear()
+    await FEEDBACK.start(StepContext.of(message, data), answers={REGISTRATION: registration.id})
 
 
-@router.message(FeedbackForm.comment)
-async def comment_invalid(message: Message) -> None:
-    if message.text and len(message.text) > COMMENT_MAX:
-        hint = _("That is too long: at most {n} characters, please.").format(n=COMMENT_MAX)
-    else:
-        hint = _("Please write a few words, or tap No comment.")
-    await message.answer(hint, reply_markup=form_keyboard([no_comment_text()]))
+def setup() -> Router:
+    """For registered people: included under the capability's people router."""
+    router = Router(name=__name__)
+    router.callback_query.register(rating_chosen, RateCb.filter())
+    router.include_router(FEEDBACK.router())
+    return router

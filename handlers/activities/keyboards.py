@@ -1,97 +1,52 @@
-"""Texts and keyboards shared by the activity handlers: times in the office's time zone,
-category names, the big-button list and the detail card."""
+"""The keyboards of the activity screens, built per call (labels through `_()` inside)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.activities.callbacks import (
+    AttendCb,
     CatAction,
     CatalogueCb,
+    EditCb,
+    ManageAction,
+    ManageCb,
     RegAction,
     RegCb,
     SignupAction,
     SignupCb,
 )
-from models.activities import Activity, Category, signup_open
+from handlers.activities.texts import (
+    category_label,
+    create_text,
+    field_name,
+    format_when,
+    places_left_text,
+    weekday_name,
+)
+from handlers.common import form_keyboard
+from models.activities import (
+    Activity,
+    ActivityField,
+    Attendance,
+    Category,
+    Registration,
+    signup_open,
+)
 from models.base import utcnow
+from models.users import RetireeProfile
 
-PAGE_SIZE = 6
+# The notification renderers take these two from here.
+__all__ = ["cant_come_keyboard", "format_when"]
 
-CATEGORY_EMOJI = {
-    Category.CALLIGRAPHY: "🖌",
-    Category.MUSIC: "🎵",
-    Category.FITNESS: "🧘",
-    Category.LECTURE: "🩺",
-    Category.OUTING: "🚌",
-    Category.CELEBRATION: "🏮",
-    Category.VOLUNTEERING: "🤝",
-    Category.OTHER: "✨",
-}
+MARKS = {None: "⬜", Attendance.PRESENT: "✅", Attendance.ABSENT: "❌"}
 
 
-def category_name(category: Category) -> str:
-    names = {
-        Category.CALLIGRAPHY: _("Calligraphy and painting"),
-        Category.MUSIC: _("Singing and music"),
-        Category.FITNESS: _("Dance and fitness"),
-        Category.LECTURE: _("Lectures and health talks"),
-        Category.OUTING: _("Outings and visits"),
-        Category.CELEBRATION: _("Holiday celebrations"),
-        Category.VOLUNTEERING: _("Volunteering"),
-        Category.OTHER: _("Other activities"),
-    }
-    return names[category]
-
-
-def category_label(category: Category) -> str:
-    return f"{CATEGORY_EMOJI[category]} {category_name(category)}"
-
-
-def weekday_name(index: int) -> str:
-    names = [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")]
-    return names[index]
-
-
-def format_when(moment: datetime, tz: ZoneInfo | str) -> str:
-    """`12月1日（周二）09:00` / `12/1 (Tue) 09:00` in the office's time zone."""
-    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    local = moment.astimezone(zone)
-    return _("{month}/{day} ({weekday}) {time}").format(
-        month=local.month,
-        day=local.day,
-        weekday=weekday_name(local.weekday()),
-        time=local.strftime("%H:%M"),
-    )
-
-
-def format_time(moment: datetime, tz: ZoneInfo | str) -> str:
-    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    return moment.astimezone(zone).strftime("%H:%M")
-
-
-def format_span(activity: Activity, tz: ZoneInfo) -> str:
-    text = format_when(activity.starts_at, tz)
-    if activity.ends_at is not None:
-        same_day = (
-            activity.ends_at.astimezone(tz).date() == activity.starts_at.astimezone(tz).date()
-        )
-        end = format_time(activity.ends_at, tz) if same_day else format_when(activity.ends_at, tz)
-        text += f" – {end}"
-    return text
-
-
-def places_left_text(activity: Activity, confirmed: int, waiting: int) -> str:
-    left = activity.capacity - confirmed
-    if left > 0 and waiting == 0:
-        return ngettext("{n} place left", "{n} places left", left).format(n=left)
-    return _("full, waitlist {n}").format(n=waiting)
+# -- the catalogue (retirees and families) ------------------------------------------------------
 
 
 def list_button_text(activity: Activity, tz: ZoneInfo, confirmed: int, waiting: int) -> str:
@@ -115,7 +70,7 @@ def catalogue_keyboard(
     tz: ZoneInfo,
     page: int,
     pages: int,
-    category: str,
+    category: Category | None,
 ) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for activity in activities:
@@ -162,47 +117,14 @@ def categories_keyboard() -> InlineKeyboardMarkup:
     for category in Category:
         builder.button(
             text=category_label(category),
-            callback_data=CatalogueCb(action=CatAction.PAGE, category=category.value),
+            callback_data=CatalogueCb(action=CatAction.PAGE, category=category),
         )
     builder.adjust(1)
     return builder.as_markup()
 
 
-def details_text(
-    activity: Activity, tz: ZoneInfo, confirmed: int, waiting: int, *, staff: bool = False
-) -> str:
-    lines = [activity.title, ""]
-    lines.append("🏷 " + category_name(activity.category))
-    lines.append("🕘 " + format_span(activity, tz))
-    if activity.place:
-        lines.append("📍 " + activity.place)
-    if activity.organiser is not None:
-        lines.append("👤 " + _("Organiser: {name}").format(name=activity.organiser.display_name))
-    lines.append(
-        "👥 "
-        + _("Places: {taken} of {capacity} taken").format(
-            taken=confirmed, capacity=activity.capacity
-        )
-    )
-    if waiting:
-        lines.append("⏳ " + _("Waiting list: {n}").format(n=waiting))
-    if activity.signup_deadline_at is not None:
-        lines.append(
-            "📝 " + _("Sign up by {when}").format(when=format_when(activity.signup_deadline_at, tz))
-        )
-    if activity.suits:
-        lines.append("🙂 " + _("Suits: {text}").format(text=activity.suits))
-    if activity.bring:
-        lines.append("🎒 " + _("Please bring: {text}").format(text=activity.bring))
-    if activity.description:
-        lines += ["", activity.description]
-    if activity.is_cancelled:
-        lines += ["", "❌ " + _("This activity has been cancelled.")]
-    return "\n".join(lines)
-
-
 def details_keyboard(
-    activity: Activity, can_sign_up: bool, full: bool, page: int, category: str
+    activity: Activity, can_sign_up: bool, full: bool, page: int, category: Category | None
 ) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     if can_sign_up:
@@ -214,6 +136,22 @@ def details_keyboard(
         text="⬅️ " + _("Back to the list"),
         callback_data=CatalogueCb(action=CatAction.PAGE, page=page, category=category),
     )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def who_goes_keyboard(
+    activity_id: int, profiles: list[tuple[RetireeProfile, bool]]
+) -> InlineKeyboardMarkup:
+    """One button per person the user may sign up; `True` marks the user's own profile."""
+    builder = InlineKeyboardBuilder()
+    for profile, own in profiles:
+        builder.button(
+            text="👤 " + (_("Me") if own else profile.full_name),
+            callback_data=SignupCb(
+                action=SignupAction.FOR, activity_id=activity_id, profile_id=profile.id
+            ),
+        )
     builder.adjust(1)
     return builder.as_markup()
 
@@ -239,3 +177,139 @@ def confirm_cancel_keyboard(registration_id: int) -> InlineKeyboardMarkup:
     )
     builder.adjust(1)
     return builder.as_markup()
+
+
+def my_activities_keyboard(numbered: list[tuple[int, Registration]]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for number, registration in numbered:
+        builder.button(
+            text="❌ "
+            + _("Cancel {number}. {title}").format(
+                number=number, title=registration.activity.title
+            ),
+            callback_data=RegCb(action=RegAction.ASK, registration_id=registration.id),
+        )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+# -- staff -------------------------------------------------------------------------------------
+
+
+def manage_keyboard(rows: list[tuple[str, int]], page: int, pages: int) -> InlineKeyboardMarkup:
+    """The staff list: one button per (label, activity id), paging, new and import."""
+    builder = InlineKeyboardBuilder()
+    for label, activity_id in rows:
+        builder.button(
+            text=label,
+            callback_data=ManageCb(action=ManageAction.OPEN, activity_id=activity_id, page=page),
+        )
+    if page > 0:
+        builder.button(
+            text="◀️ " + _("Previous"),
+            callback_data=ManageCb(action=ManageAction.LIST, page=page - 1),
+        )
+    if page + 1 < pages:
+        builder.button(
+            text="▶️ " + _("Next"), callback_data=ManageCb(action=ManageAction.LIST, page=page + 1)
+        )
+    builder.button(text="➕ " + _("New activity"), callback_data=ManageCb(action=ManageAction.NEW))
+    builder.button(
+        text="📥 " + _("Import from a file"), callback_data=ManageCb(action=ManageAction.IMPORT)
+    )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def staff_card_keyboard(activity_id: int, page: int, closed: bool) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    entries = [
+        ("👥 " + _("Participants and attendance"), ManageAction.PARTICIPANTS),
+        ("📊 " + _("Export as XLSX"), ManageAction.EXPORT),
+        ("⭐ " + _("Ratings and comments"), ManageAction.FEEDBACK),
+    ]
+    if not closed:  # cancelled or already started: nothing to edit or call off
+        entries += [
+            ("✏️ " + _("Edit"), ManageAction.EDIT),
+            ("❌ " + _("Cancel this activity"), ManageAction.CANCEL_ASK),
+        ]
+    entries.append(("⬅️ " + _("Back to the list"), ManageAction.LIST))
+    for text, action in entries:
+        builder.button(
+            text=text, callback_data=ManageCb(action=action, activity_id=activity_id, page=page)
+        )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def cancel_activity_keyboard(activity_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text="❌ " + _("Yes, cancel it and tell everyone"),
+        callback_data=ManageCb(action=ManageAction.CANCEL, activity_id=activity_id),
+    )
+    builder.button(
+        text="↩️ " + _("No, keep it"),
+        callback_data=ManageCb(action=ManageAction.OPEN, activity_id=activity_id),
+    )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def back_to_card_keyboard(activity_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text="⬅️ " + _("Back"),
+        callback_data=ManageCb(action=ManageAction.OPEN, activity_id=activity_id),
+    )
+    return builder.as_markup()
+
+
+def edit_fields_keyboard(activity_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for field in ActivityField:
+        builder.button(
+            text=field_name(field), callback_data=EditCb(activity_id=activity_id, field=field)
+        )
+    builder.button(
+        text="⬅️ " + _("Back"),
+        callback_data=ManageCb(action=ManageAction.OPEN, activity_id=activity_id),
+    )
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def participants_keyboard(activity_id: int, confirmed: list[Registration]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for registration in confirmed:
+        builder.button(
+            text=f"{MARKS[registration.attendance]} {registration.profile.full_name}",
+            callback_data=AttendCb(activity_id=activity_id, registration_id=registration.id),
+        )
+    builder.adjust(2)
+    tail = InlineKeyboardBuilder()
+    tail.button(
+        text="📊 " + _("Export as XLSX"),
+        callback_data=ManageCb(action=ManageAction.EXPORT, activity_id=activity_id),
+    )
+    tail.button(
+        text="⬅️ " + _("Back"),
+        callback_data=ManageCb(action=ManageAction.OPEN, activity_id=activity_id),
+    )
+    tail.adjust(1)
+    builder.attach(tail)
+    return builder.as_markup()
+
+
+# -- the staff form (reply keyboards) -----------------------------------------------------------
+
+
+def category_reply_keyboard() -> ReplyKeyboardMarkup:
+    labels = [category_label(c) for c in Category]
+    return form_keyboard(*[labels[i : i + 2] for i in range(0, len(labels), 2)])
+
+
+def review_keyboard(change_labels: list[str]) -> ReplyKeyboardMarkup:
+    """“Create”, then a button per answer to change it."""
+    changes = ["✏️ " + label for label in change_labels]
+    return form_keyboard([create_text()], *[changes[i : i + 3] for i in range(0, len(changes), 3)])

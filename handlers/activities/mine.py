@@ -5,18 +5,21 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.callbacks import RegAction, RegCb
-from handlers.activities.common import error_text, may_browse, not_registered_text, show
-from handlers.activities.keyboards import confirm_cancel_keyboard, format_when
+from handlers.activities.keyboards import confirm_cancel_keyboard, my_activities_keyboard
+from handlers.activities.texts import format_when
 from handlers.menu import MenuButton
+from handlers.ui import edit_or_send
 from models.activities import (
     ActivityError,
+    ActivityErrorCode,
     RegistrationStatus,
     cancel_registration,
+    is_own,
     registration_seen_by,
     registrations_of,
     waitlist_position,
@@ -24,8 +27,6 @@ from models.activities import (
 from models.base import utcnow
 from models.office import OfficeSettings
 from models.users import User
-
-router = Router(name=__name__)
 
 
 async def mine_view(
@@ -37,11 +38,10 @@ async def mine_view(
             "Tap “🎨 Activities” to see what is on."
         ), None
     lines = [_("Your upcoming activities:"), ""]
-    builder = InlineKeyboardBuilder()
     for number, registration in enumerate(registrations, start=1):
         activity = registration.activity
         line = f"{number}. {format_when(activity.starts_at, office.tz)} {activity.title}"
-        if user.profile is None or registration.profile_id != user.profile.id:
+        if not is_own(user, registration.profile_id):
             line += f" — {registration.profile.full_name}"
         if registration.status == RegistrationStatus.WAITLISTED:
             position = await waitlist_position(session, registration)
@@ -51,78 +51,52 @@ async def mine_view(
         if activity.place:
             line += "\n   📍 " + activity.place
         lines.append(line)
-        builder.button(
-            text="❌ " + _("Cancel {number}. {title}").format(number=number, title=activity.title),
-            callback_data=RegCb(action=RegAction.ASK, registration_id=registration.id),
-        )
-    builder.adjust(1)
-    return "\n".join(lines), builder.as_markup()
+    markup = my_activities_keyboard(list(enumerate(registrations, start=1)))
+    return "\n".join(lines), markup
 
 
-@router.message(MenuButton("my_activities"))
 async def cmd_my_activities(
-    message: Message, session: AsyncSession, user: User | None, office: OfficeSettings
+    message: Message, session: AsyncSession, user: User, office: OfficeSettings
 ) -> None:
-    if user is None or not may_browse(user):
-        await message.answer(not_registered_text())
-        return
     text, markup = await mine_view(session, user, office)
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(RegCb.filter(F.action == RegAction.ASK))
 async def cancel_asked(
     query: CallbackQuery,
     callback_data: RegCb,
     session: AsyncSession,
-    user: User | None,
+    user: User,
     office: OfficeSettings,
 ) -> None:
-    if user is None:
-        await query.answer(not_registered_text(), show_alert=True)
-        return
-    try:
-        registration = await registration_seen_by(session, user, callback_data.registration_id)
-    except ActivityError as error:
-        await query.answer(error_text(error), show_alert=True)
-        return
+    registration = await registration_seen_by(session, user, callback_data.registration_id)
     if registration.status == RegistrationStatus.CANCELLED:
-        await query.answer(_("This sign-up was already cancelled."), show_alert=True)
-        return
-    await query.answer()
+        raise ActivityError(ActivityErrorCode.NOT_ACTIVE)
     activity = registration.activity
-    who = registration.profile.full_name
     text = _("Cancel {name}'s place at “{title}” on {when}?").format(
-        name=who, title=activity.title, when=format_when(activity.starts_at, office.tz)
+        name=registration.profile.full_name,
+        title=activity.title,
+        when=format_when(activity.starts_at, office.tz),
     )
-    message = query.message
-    if message is not None and query.bot is not None:
-        # A new message: the reminder above stays readable.
+    if query.bot is not None:  # a new message: the reminder above stays readable
         await query.bot.send_message(
-            message.chat.id, text, reply_markup=confirm_cancel_keyboard(registration.id)
+            query.from_user.id, text, reply_markup=confirm_cancel_keyboard(registration.id)
         )
 
 
-@router.callback_query(RegCb.filter(F.action == RegAction.CANCEL))
 async def cancel_confirmed(
     query: CallbackQuery,
     callback_data: RegCb,
     session: AsyncSession,
-    user: User | None,
+    user: User,
     office: OfficeSettings,
+    callback_answer: CallbackAnswer,
 ) -> None:
-    if user is None:
-        await query.answer(not_registered_text(), show_alert=True)
-        return
-    try:
-        registration, _promoted = await cancel_registration(
-            session, user, callback_data.registration_id, tz=office.timezone
-        )
-    except ActivityError as error:
-        await query.answer(error_text(error), show_alert=True)
-        return
-    await query.answer(_("Cancelled."))
-    await show(
+    registration, _promoted = await cancel_registration(
+        session, user, callback_data.registration_id, tz=office.timezone
+    )
+    callback_answer.text = _("Cancelled.")
+    await edit_or_send(
         query,
         _("Your place at “{title}” is cancelled. Thank you for letting us know!").format(
             title=registration.activity.title
@@ -130,7 +104,16 @@ async def cancel_confirmed(
     )
 
 
-@router.callback_query(RegCb.filter(F.action == RegAction.KEEP))
 async def cancel_declined(query: CallbackQuery) -> None:
-    await query.answer()
-    await show(query, _("Good, your place is kept. See you there!"))
+    await edit_or_send(query, _("Good, your place is kept. See you there!"))
+
+
+def setup() -> Router:
+    """For registered people: included under the capability's people router."""
+    router = Router(name=__name__)
+    router.message.register(cmd_my_activities, MenuButton("my_activities"))
+    on = router.callback_query.register
+    on(cancel_asked, RegCb.filter(F.action == RegAction.ASK))
+    on(cancel_confirmed, RegCb.filter(F.action == RegAction.CANCEL))
+    on(cancel_declined, RegCb.filter(F.action == RegAction.KEEP))
+    return router
