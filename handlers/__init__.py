@@ -38,7 +38,8 @@ def setup() -> Router:
     root = Router(name="handlers")
     root.include_routers(
         private,
-        *_attachable([*service_requests.routers(), *activity_routers()]),
+        service_requests.setup(),
+        *_attachable([*activity_routers()]),
         errors.setup(),  # errors only: the last resort when a handler fails
         fallback.setup(),
     )
@@ -47,7 +48,9 @@ def setup() -> Router:
 
 def forms() -> FormRegistry:
     """Every form of the bot, for navigation (hints, resuming after /language)."""
-    all_forms: list[Form] = []
+    from handlers import requests as service_requests
+
+    all_forms: list[Form] = [*service_requests.FORMS]
     return FormRegistry(all_forms)
 
 

@@ -289,17 +289,10 @@ def signup_open(activity: Activity, now: datetime) -> bool:
 
 
 async def profiles_for(session: AsyncSession, user: User) -> list[RetireeProfile]:
-    """The people this user may sign up: themselves (a retiree with a profile) and their
-    approved-linked relatives."""
-    from models.users import linked_profiles
+    """The people this user may sign up: `models.users.profiles_to_act_for` (the one rule)."""
+    from models.users import profiles_to_act_for
 
-    profiles: list[RetireeProfile] = []
-    if user.profile is not None:
-        profiles.append(user.profile)
-    for profile in await linked_profiles(session, user.id):
-        if all(profile.id != p.id for p in profiles):
-            profiles.append(profile)
-    return profiles
+    return await profiles_to_act_for(session, user)
 
 
 async def registrations_of(session: AsyncSession, user: User, now: datetime) -> list[Registration]:
