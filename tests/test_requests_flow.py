@@ -517,3 +517,93 @@ async def test_pressing_back_twice_on_the_group_card_is_quiet(
     assert [r.method for r in sent] == ["editMessageText", "answerCallbackQuery"]
     assert not sent[-1].params.get("show_alert")
     assert (await latest_request(session)).status == RequestStatus.NEW
+
+
+async def test_a_too_long_reject_reason_is_refused_with_the_domains_reason(
+    chat: Chat, session: AsyncSession, i18n: I18n
+) -> None:
+    await make_people(session)
+    await file_as_retiree(chat, i18n)
+    request = await latest_request(session)
+    await chat.press(STAFF, StaffCb(action=StaffAction.REJECT, request_id=request.id).pack())
+    sent = await chat.send(STAFF, "太" * 501)
+    assert "500" in shown(sent).text  # the domain's limit, in the domain's words
+    assert (await latest_request(session)).status == RequestStatus.NEW
+    sent = await chat.send(STAFF, "/help")  # still asked for the reason (the form's prompt)
+    assert "请写一下不予受理的原因。" in shown(sent).text
+    await chat.send(STAFF, "太远了")
+    request = await latest_request(session)
+    assert request.status == RequestStatus.REJECTED and request.reject_reason == "太远了"
+
+
+async def test_a_retiree_linked_to_her_husband_may_ask_for_either(
+    chat: Chat, session: AsyncSession, i18n: I18n
+) -> None:
+    """Before, the intake offered a retiree only herself, though the domain (and the activities)
+    let her act for a relative she is linked to."""
+    from models.users import FamilyLink, LinkStatus
+
+    people = await make_people(session)
+    husband = people.stranger.profile
+    assert husband is not None
+    session.add(
+        FamilyLink(
+            family_user_id=people.retiree.id, profile_id=husband.id, status=LinkStatus.APPROVED
+        )
+    )
+    await session.commit()
+    sent = await chat.send(RETIREE, menu(i18n, "request_help"))
+    assert shown(sent).button_texts() == ["👤 王秀英", "👤 张三"]
+    sent = await chat.press(RETIREE, WhoCb(profile_id=husband.id).pack())
+    assert any("张三" in r.text for r in sent if r.method == "editMessageText")
+
+
+async def test_forged_intake_buttons_fail_the_filter_and_get_the_kind_fallback(
+    chat: Chat, session: AsyncSession, i18n: I18n
+) -> None:
+    await make_people(session)
+    await chat.send(RETIREE, menu(i18n, "request_help"))
+    for forged in ("rqc:piano_lessons", "rqw:abc", "rqd:pick:tomorrow", "rqv:send:nothing"):
+        sent = await chat.press(RETIREE, forged)
+        assert [r.method for r in sent] == ["answerCallbackQuery"], forged
+        assert sent[0].params.get("show_alert")
+    # typed text where a button is expected: the question again, from the form's table
+    sent = await chat.send(RETIREE, "修东西")
+    assert "需要哪方面的帮助" in shown(sent).text
+    # the form is where it was
+    sent = await chat.press(RETIREE, CategoryCb(category=Category.CARE).pack())
+    assert shown(sent).method == "sendMessage"
+
+
+async def test_the_date_picker_opens_and_goes_back_in_place(
+    chat: Chat, session: AsyncSession, i18n: I18n
+) -> None:
+    await make_people(session)
+    await chat.send(RETIREE, menu(i18n, "request_help"))
+    sent = await chat.press(RETIREE, CategoryCb(category=Category.ERRANDS).pack())
+    await chat.send(RETIREE, "买米")
+    await chat.send(RETIREE, done_button(sent))
+    sent = await chat.press(RETIREE, WhenCb(preferred=Preferred.DATE).pack(), message_id=40)
+    picker = shown(sent)
+    assert picker.method == "editMessageText" and picker.params["message_id"] == 40
+    assert len(picker.inline_buttons()) == 15  # two weeks and "back"
+    sent = await chat.press(RETIREE, DateCb(action=DateAction.BACK).pack(), message_id=40)
+    back = shown(sent)
+    assert back.method == "editMessageText" and back.params["message_id"] == 40
+    assert WhenCb(preferred=Preferred.TODAY).pack() in [
+        b["callback_data"] for b in back.inline_buttons()
+    ]
+    sent = await chat.press(RETIREE, WhenCb(preferred=Preferred.TODAY).pack())
+    assert "紧急" in shown(sent).text  # on to urgency
+    await chat.press(RETIREE, UrgencyCb(urgency=Urgency.NORMAL).pack())
+    # changing the description from the summary starts it anew, and comes back to the summary
+    sent = await chat.press(
+        RETIREE, ReviewCb(action=ReviewAction.CHANGE, field=IntakeField.DESCRIPTION).pack()
+    )
+    await chat.send(RETIREE, "买油")
+    sent = await chat.send(RETIREE, done_button(sent))
+    summary = shown(sent)
+    assert "买油" in summary.text and "买米" not in summary.text
+    await chat.press(RETIREE, ReviewCb(action=ReviewAction.SEND).pack())
+    request = await latest_request(session)
+    assert request.description == "买油" and request.preferred.value == "today"

@@ -12,6 +12,8 @@ from __future__ import annotations
 import enum
 
 from aiogram.filters.callback_data import CallbackData
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import gettext as _
 
 from models.requests import Category, Preferred, QueueFilter
 
@@ -116,3 +118,9 @@ class StaffCb(CallbackData, prefix="rqs"):
 
 class QueueCb(CallbackData, prefix="rqq"):
     view: QueueFilter
+
+
+def stale(callback_answer: CallbackAnswer) -> None:
+    """The press is answered with "no longer active" (the message under it is gone)."""
+    callback_answer.text = _("This button is no longer active.")
+    callback_answer.show_alert = True

@@ -17,7 +17,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.requests.callbacks import StaffAction, StaffCb
+from handlers.requests.callbacks import StaffAction, StaffCb, stale
 from handlers.requests.keyboards import assign_keyboard, staff_card_keyboard
 from handlers.requests.reject import ask_reason
 from handlers.requests.texts import card_text
@@ -77,11 +77,6 @@ async def _show_card(
     await edit_or_send(callback, text, markup)
 
 
-def _stale(callback_answer: CallbackAnswer) -> None:
-    callback_answer.text = _("This button is no longer active.")
-    callback_answer.show_alert = True
-
-
 async def _moved_on(
     callback: CallbackQuery,
     callback_answer: CallbackAnswer,
@@ -113,7 +108,7 @@ async def take_chosen(
 ) -> None:
     ctx = _context_of(callback, office)
     if ctx is None:
-        return _stale(callback_answer)
+        return stale(callback_answer)
     request = await take(session, user, callback_data.request_id, ctx)
     thanks = _("You have taken {number}.").format(number=request.number)
     await _moved_on(callback, callback_answer, request, thanks, office, i18n)
@@ -130,7 +125,7 @@ async def start_chosen(
 ) -> None:
     ctx = _context_of(callback, office)
     if ctx is None:
-        return _stale(callback_answer)
+        return stale(callback_answer)
     request = await start(session, user, callback_data.request_id, ctx)
     thanks = _("Started {number}.").format(number=request.number)
     await _moved_on(callback, callback_answer, request, thanks, office, i18n)
@@ -147,7 +142,7 @@ async def done_chosen(
 ) -> None:
     ctx = _context_of(callback, office)
     if ctx is None:
-        return _stale(callback_answer)
+        return stale(callback_answer)
     request = await finish(session, user, callback_data.request_id, ctx)
     thanks = _("{number} is done. Thank you!").format(number=request.number)
     await _moved_on(callback, callback_answer, request, thanks, office, i18n)
@@ -164,7 +159,7 @@ async def assignee_chosen(
 ) -> None:
     ctx = _context_of(callback, office)
     if ctx is None:
-        return _stale(callback_answer)
+        return stale(callback_answer)
     request = await assign(session, user, callback_data.request_id, callback_data.assignee_id, ctx)
     thanks = _("{number} has been given to {name}.").format(
         number=request.number, name=request.assignee.display_name if request.assignee else ""
@@ -198,7 +193,7 @@ async def back_chosen(
     """From the list of colleagues back to the card."""
     message = message_of(callback)
     if message is None:
-        return _stale(callback_answer)
+        return stale(callback_answer)
     request = await get_request(session, user, callback_data.request_id)
     await _show_card(callback, message, request, office, i18n)
 
@@ -215,7 +210,7 @@ async def reject_chosen(
     """The reason is asked in the private chat (also when Reject is pressed in the group)."""
     message = message_of(callback)
     if message is None:
-        return _stale(callback_answer)
+        return stale(callback_answer)
     request = await get_request(session, user, callback_data.request_id)
     check_staff_op(user, request, StaffOp.REJECT)
     private = _in_private(message)

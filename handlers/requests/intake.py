@@ -35,6 +35,7 @@ from handlers.requests.callbacks import (
     UrgencyCb,
     WhenCb,
     WhoCb,
+    stale,
 )
 from handlers.requests.keyboards import (
     category_keyboard,
@@ -200,11 +201,6 @@ INTAKE = Form(
 )
 
 
-def _stale(callback_answer: CallbackAnswer) -> None:
-    callback_answer.text = _("This button is no longer active.")
-    callback_answer.show_alert = True
-
-
 # -- starting ----------------------------------------------------------------------------------
 
 
@@ -242,7 +238,7 @@ async def who_chosen(
 ) -> None:
     ctx = StepContext.of_query(callback, data)
     if ctx is None:
-        return _stale(callback_answer)
+        return stale(callback_answer)
     profile = await profile_to_ask_for(ctx.session, ctx.user, callback_data.profile_id)
     await edit_or_send(callback, _("Help for: {name}").format(name=profile.full_name))
     await INTAKE.answer(ctx, WHO, {"profile_id": profile.id, "for_name": profile.full_name})
@@ -256,7 +252,7 @@ async def category_chosen(
 ) -> None:
     ctx = StepContext.of_query(callback, data)
     if ctx is None:
-        return _stale(callback_answer)
+        return stale(callback_answer)
     await edit_or_send(callback, category_label(callback_data.category.value))
     await INTAKE.answer(ctx, CATEGORY, {"category": callback_data.category.value})
 
@@ -266,24 +262,23 @@ async def when_chosen(
 ) -> None:
     ctx = StepContext.of_query(callback, data)
     if ctx is None:
-        return _stale(callback_answer)
+        return stale(callback_answer)
     preferred = callback_data.preferred.value
     await edit_or_send(callback, preferred_label(preferred, None))
     await INTAKE.answer(ctx, WHEN, {"preferred": preferred, "preferred_date": None})
 
 
 async def date_asked(callback: CallbackQuery, callback_answer: CallbackAnswer, **data: Any) -> None:
-    """ "Pick a date": the days replace the choices under the same message."""
+    """After “Pick a date” the days replace the choices, under the same message."""
     ctx = StepContext.of_query(callback, data)
     if ctx is None:
-        return _stale(callback_answer)
+        return stale(callback_answer)
     await INTAKE.ask(ctx, DATE, in_place=True)
 
 
 def _picked_day(day: int, today: date) -> date | None:
     """The day on the pressed button, if it is one that may be picked today."""
-    offset = day - today.toordinal()
-    if not 0 <= offset < 366:  # forged: not a day near today at all
+    if not 1 <= day <= date.max.toordinal():  # forged: no day at all
         return None
     chosen = date.fromordinal(day)
     return chosen if may_prefer(chosen, today) else None
@@ -294,10 +289,10 @@ async def date_chosen(
 ) -> None:
     ctx = StepContext.of_query(callback, data)
     if ctx is None:
-        return _stale(callback_answer)
+        return stale(callback_answer)
     chosen = _picked_day(callback_data.day, _today(ctx.office))
-    if chosen is None:  # an old picker after midnight, or forged: the days of today again
-        _stale(callback_answer)
+    if chosen is None:  # yesterday's picker, or forged: today's days again
+        stale(callback_answer)
         await INTAKE.ask_again(ctx)
         return
     await edit_or_send(callback, preferred_label(Preferred.DATE.value, chosen.isoformat()))
@@ -309,7 +304,7 @@ async def date_chosen(
 async def date_back(callback: CallbackQuery, callback_answer: CallbackAnswer, **data: Any) -> None:
     ctx = StepContext.of_query(callback, data)
     if ctx is None:
-        return _stale(callback_answer)
+        return stale(callback_answer)
     await INTAKE.back(ctx, DATE, in_place=True)
 
 
@@ -321,7 +316,7 @@ async def urgency_chosen(
 ) -> None:
     ctx = StepContext.of_query(callback, data)
     if ctx is None:
-        return _stale(callback_answer)
+        return stale(callback_answer)
     urgent = callback_data.urgency == Urgency.URGENT
     await edit_or_send(callback, urgency_label(urgent))
     await INTAKE.answer(ctx, URGENCY, {"urgent": urgent})
@@ -335,7 +330,7 @@ async def change_chosen(
 ) -> None:
     ctx = StepContext.of_query(callback, data)
     if ctx is None or callback_data.field is None:
-        return _stale(callback_answer)
+        return stale(callback_answer)
     await edit_markup(callback, None)
     if callback_data.field == IntakeField.DESCRIPTION:
         await INTAKE.store(ctx, description="", attachments=[], album=None)  # told anew
@@ -353,7 +348,7 @@ async def send_chosen(
     message = message_of(callback)
     answers = await INTAKE.answers(state)
     if message is None or "category" not in answers or "profile_id" not in answers:
-        return _stale(callback_answer)
+        return stale(callback_answer)
     preferred_date = answers.get("preferred_date")
     request = await create_request(
         session,

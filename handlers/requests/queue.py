@@ -15,7 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.menu import MenuButton, register_menu_item
-from handlers.requests.callbacks import QueueCb, StaffAction, StaffCb
+from handlers.requests.callbacks import QueueCb, StaffAction, StaffCb, stale
 from handlers.requests.card import render_card
 from handlers.requests.keyboards import queue_keyboard
 from handlers.requests.texts import category_label
@@ -92,9 +92,7 @@ async def request_opened(
 ) -> None:
     message = message_of(callback)
     if message is None:
-        callback_answer.text = _("This button is no longer active.")
-        callback_answer.show_alert = True
-        return
+        return stale(callback_answer)
     request = await get_request(session, user, callback_data.request_id)
     text, markup = render_card(request, office, i18n, private=message.chat.type == "private")
     await edit_or_send(callback, text, markup)
