@@ -16,7 +16,9 @@ another's data and the whole form survives a restart with the FSM state.
 
 A step reads typed answers with `parse(message, ctx) -> dict` (raise `Invalid(problem)` to
 refuse). Steps answered by buttons (inline callbacks, a contact) have their own handlers in the
-capability, which call `form.answer(ctx, step, values)` to store and go on. `Form.router()`
+capability, which call `form.answer(ctx, step, values)` to store and go on (a button's handler
+builds its context with `StepContext.of_query(callback, data)`; `ask(..., in_place=True)`
+then replaces the message under the button instead of sending a new one). `Form.router()`
 registers the one message handler that feeds typed answers to `parse` for every such step.
 
     NAME = Step(Onboarding.name, prompt=_q_name, parse=parse_name, field="name", label=_l_name)
