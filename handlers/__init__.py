@@ -42,7 +42,8 @@ def setup() -> Router:
     root = Router(name="handlers")
     root.include_routers(
         private,
-        *_attachable([*service_requests.routers(), activities_setup()]),
+        service_requests.setup(),
+        activities_setup(),
         errors.setup(),  # errors only: the last resort when a handler fails
         fallback.setup(),
     )
@@ -51,9 +52,10 @@ def setup() -> Router:
 
 def forms() -> FormRegistry:
     """Every form of the bot, for navigation (hints, resuming after /language)."""
+    from handlers import requests as service_requests
     from handlers.activities import FORMS as ACTIVITY_FORMS
 
-    all_forms: list[Form] = [*ACTIVITY_FORMS]
+    all_forms: list[Form] = [*service_requests.FORMS, *ACTIVITY_FORMS]
     return FormRegistry(all_forms)
 
 

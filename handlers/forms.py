@@ -16,7 +16,9 @@ another's data and the whole form survives a restart with the FSM state.
 
 A step reads typed answers with `parse(message, ctx) -> dict` (raise `Invalid(problem)` to
 refuse). Steps answered by buttons (inline callbacks, a contact) have their own handlers in the
-capability, which call `form.answer(ctx, step, values)` to store and go on. `Form.router()`
+capability, which call `form.answer(ctx, step, values)` to store and go on (a button's handler
+builds its context with `StepContext.of_query(callback, data)`; `ask(..., in_place=True)`
+then replaces the message under the button instead of sending a new one). `Form.router()`
 registers the one message handler that feeds typed answers to `parse` for every such step.
 
     NAME = Step(Onboarding.name, prompt=_q_name, parse=parse_name, field="name", label=_l_name)
@@ -34,13 +36,20 @@ from aiogram import Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
-from aiogram.types import ForceReply, InlineKeyboardMarkup, Message, ReplyKeyboardMarkup
+from aiogram.types import (
+    CallbackQuery,
+    ForceReply,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyKeyboardMarkup,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.common import form_keyboard, is_command
 from handlers.common import state_prompt as legacy_prompt
+from handlers.ui import edit_or_send, message_of
 from models.office import OfficeSettings
 from models.users import User
 
@@ -69,6 +78,8 @@ class StepContext:
     office: OfficeSettings
     i18n: I18n
     answers: dict[str, Any] = field(default_factory=dict)
+    # The button press this context comes from, if any (see `of_query`, `Form.ask(in_place=)`).
+    query: CallbackQuery | None = None
 
     @classmethod
     def of(cls, message: Message, data: dict[str, Any]) -> StepContext:
@@ -81,6 +92,18 @@ class StepContext:
             office=data["office"],
             i18n=data["i18n"],
         )
+
+    @classmethod
+    def of_query(cls, query: CallbackQuery, data: dict[str, Any]) -> StepContext | None:
+        """Built from a button press (a step answered by an inline button): questions go to
+        the chat of the message under the button. None when that message is no longer
+        accessible (the press is then best answered as a stale button)."""
+        message = message_of(query)
+        if message is None:
+            return None
+        ctx = cls.of(message, data)
+        ctx.query = query
+        return ctx
 
 
 @dataclass(frozen=True)
@@ -188,13 +211,21 @@ class Form:
         *,
         problem: str | None = None,
         prefix: str | None = None,
+        in_place: bool = False,
     ) -> None:
-        """Put the step's question (after `problem` or `prefix`, if any) with its keyboard."""
+        """Put the step's question (after `problem` or `prefix`, if any) with its keyboard.
+        `in_place`: replace the message whose button was pressed (one inline picker opening
+        another, e.g. "pick a date" and its "back"), when the context has a press and the
+        step's keyboard is inline."""
         await ctx.state.set_state(step.state)
         text = await _resolve(step.text(ctx)) if step.text else step.prompt()
         keyboard = await _resolve(step.keyboard(ctx)) if step.keyboard else form_keyboard()
         head = problem or prefix
-        await ctx.message.answer(f"{head}\n{text}" if head else text, reply_markup=keyboard)
+        text = f"{head}\n{text}" if head else text
+        if in_place and ctx.query is not None and isinstance(keyboard, InlineKeyboardMarkup):
+            await edit_or_send(ctx.query, text, keyboard)
+            return
+        await ctx.message.answer(text, reply_markup=keyboard)
 
     async def ask_again(self, ctx: StepContext, *, problem: str | None = None) -> bool:
         """The current step's question again (after /language, or bad input). False when the
@@ -224,13 +255,13 @@ class Form:
             return
         await self.ask(ctx, following)
 
-    async def back(self, ctx: StepContext, step: Step) -> bool:
+    async def back(self, ctx: StepContext, step: Step, *, in_place: bool = False) -> bool:
         """One step back (the nearest earlier step that applies). False at the first step."""
         await self._load(ctx)
         index = len(self.steps) if step is self.review else self.steps.index(step)
         for earlier in reversed(self.steps[:index]):
             if await self._applies(ctx, earlier):
-                await self.ask(ctx, earlier)
+                await self.ask(ctx, earlier, in_place=in_place)
                 return True
         return False
 

@@ -42,7 +42,6 @@ from models.users import (
     User,
     _enum,
     family_of,
-    linked_profiles,
     may_act_for,
 )
 
@@ -336,15 +335,10 @@ def is_own(user: User, profile_id: int) -> bool:
 
 
 async def profiles_for(session: AsyncSession, user: User) -> list[RetireeProfile]:
-    """The people this user may sign up: themselves (a retiree with a profile) and their
-    approved-linked relatives (the same rule as `may_act_for`)."""
-    profiles: list[RetireeProfile] = []
-    if user.profile is not None:
-        profiles.append(user.profile)
-    for profile in await linked_profiles(session, user.id):
-        if all(profile.id != p.id for p in profiles):
-            profiles.append(profile)
-    return profiles
+    """The people this user may sign up: `models.users.profiles_to_act_for` (the one rule)."""
+    from models.users import profiles_to_act_for
+
+    return await profiles_to_act_for(session, user)
 
 
 async def registrations_of(session: AsyncSession, user: User, now: datetime) -> list[Registration]:

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, CreatedAtMixin, utcnow
+from models.errors import DomainError
 from models.notification_kinds import NotificationKind
 from models.office import OfficeSettings
 from models.outbox import cancel_pending, enqueue, enqueue_to
@@ -50,6 +51,7 @@ from models.users import (
     family_of,
     may_act_for,
     people_to_notify,
+    profiles_to_act_for,
 )
 from models.workdays import hours_deadline, workday_deadline
 
@@ -57,6 +59,8 @@ NUMBER_PREFIX = "FW"
 RATING_REMINDER_AFTER = timedelta(days=3)
 MAX_DESCRIPTION = 2000
 MAX_ATTACHMENTS = 10
+MAX_REJECT_REASON = 500
+PREFERRED_DATE_DAYS = 14  # a preferred date is today or one of the next 13 days
 
 
 class Category(enum.StrEnum):
@@ -125,12 +129,20 @@ class ErrorCode(enum.StrEnum):
     NOT_STAFF = "not_staff"  # "assign to" someone who is not staff
     ALREADY_RATED = "already_rated"
     BAD_INPUT = "bad_input"
+    NOT_FOR_THIS_PERSON = "not_for_this_person"  # asking for someone one may not act for
+    DESCRIPTION_MISSING = "description_missing"  # neither words nor a photo or voice message
+    DESCRIPTION_TOO_LONG = "description_too_long"  # more than MAX_DESCRIPTION characters
+    TOO_MANY_ATTACHMENTS = "too_many_attachments"  # more than MAX_ATTACHMENTS
+    BAD_DATE = "bad_date"  # a preferred date missing, or given without choosing "date"
+    REASON_MISSING = "reason_missing"  # a rejection needs a reason
+    REASON_TOO_LONG = "reason_too_long"  # more than MAX_REJECT_REASON characters
 
 
-class RequestError(Exception):
+class RequestError(DomainError):
+    code: ErrorCode
+
     def __init__(self, code: ErrorCode, status: RequestStatus | None = None) -> None:
-        super().__init__(code.value)
-        self.code = code
+        super().__init__(code, f"status {status.value}" if status is not None else "")
         self.status = status  # the request's current status, when that explains the refusal
 
 
@@ -609,6 +621,37 @@ class Attachment:
     file_id: str
 
 
+async def profile_to_ask_for(session: AsyncSession, actor: User, profile_id: int) -> RetireeProfile:
+    """The person chosen to ask help for: one of `profiles_to_act_for`, else RequestError
+    NOT_FOR_THIS_PERSON (a forged or outdated choice)."""
+    for profile in await profiles_to_act_for(session, actor):
+        if profile.id == profile_id:
+            return profile
+    raise RequestError(ErrorCode.NOT_FOR_THIS_PERSON)
+
+
+def check_description(description: str, attachments: int) -> str:
+    """A request says what is needed: words, or at least one photo or voice message; at most
+    MAX_DESCRIPTION characters and MAX_ATTACHMENTS attachments. The description as stored."""
+    description = description.strip()
+    if len(description) > MAX_DESCRIPTION:
+        raise RequestError(ErrorCode.DESCRIPTION_TOO_LONG)
+    if attachments > MAX_ATTACHMENTS:
+        raise RequestError(ErrorCode.TOO_MANY_ATTACHMENTS)
+    if not description and not attachments:
+        raise RequestError(ErrorCode.DESCRIPTION_MISSING)
+    return description
+
+
+def preferred_dates(today: date) -> list[date]:
+    """The days one may pick as a preferred date: today and the following days."""
+    return [today + timedelta(days=offset) for offset in range(PREFERRED_DATE_DAYS)]
+
+
+def may_prefer(day: date, today: date) -> bool:
+    return 0 <= (day - today).days < PREFERRED_DATE_DAYS
+
+
 async def create_request(
     session: AsyncSession,
     actor: User,
@@ -626,15 +669,11 @@ async def create_request(
 ) -> ServiceRequest:
     """File a request for a retiree (oneself, a linked relative, or by staff for anyone)."""
     if not await may_act_for(session, actor, profile_id):
-        raise RequestError(ErrorCode.FORBIDDEN)
+        raise RequestError(ErrorCode.NOT_FOR_THIS_PERSON)
     attachments = attachments or []
-    description = description.strip()
-    if len(description) > MAX_DESCRIPTION or len(attachments) > MAX_ATTACHMENTS:
-        raise RequestError(ErrorCode.BAD_INPUT)
-    if not description and not attachments:
-        raise RequestError(ErrorCode.BAD_INPUT)
+    description = check_description(description, len(attachments))
     if (preferred == Preferred.DATE) != (preferred_date is not None):
-        raise RequestError(ErrorCode.BAD_INPUT)
+        raise RequestError(ErrorCode.BAD_DATE)
     now = now or utcnow()
     policy = await policy_for(session, category, urgent)
     request = ServiceRequest(
@@ -667,15 +706,49 @@ async def create_request(
 # --- staff actions ----------------------------------------------------------------------------
 
 
+class StaffOp(enum.StrEnum):
+    TAKE = "take"
+    ASSIGN = "assign"
+    START = "start"
+    FINISH = "finish"
+    REJECT = "reject"
+
+
+# Which status each staff action moves a request on from (the card shows just these buttons).
+STAFF_OP_FROM: dict[StaffOp, tuple[RequestStatus, ...]] = {
+    StaffOp.TAKE: (RequestStatus.NEW,),
+    StaffOp.ASSIGN: OPEN_STATUSES,
+    StaffOp.START: (RequestStatus.ACCEPTED,),
+    StaffOp.FINISH: WORKING_STATUSES,
+    StaffOp.REJECT: OPEN_STATUSES,
+}
+# Taking is for a request nobody has; the others, once a request is someone's, are for them
+# or a supervisor/administrator.
+_OWNER_ONLY = frozenset({StaffOp.ASSIGN, StaffOp.START, StaffOp.FINISH, StaffOp.REJECT})
+
+
+def staff_ops_for(status: RequestStatus) -> list[StaffOp]:
+    """The staff actions a request in this status offers, in the card's order."""
+    return [op for op, allowed in STAFF_OP_FROM.items() if status in allowed]
+
+
 def _require_staff(actor: User) -> None:
     if not actor.is_staff:
         raise RequestError(ErrorCode.FORBIDDEN)
 
 
-def _require_handler(actor: User, request: ServiceRequest) -> None:
-    """Once a request is someone's, only they or a supervisor/administrator move it on."""
+def check_staff_op(actor: User, request: ServiceRequest, op: StaffOp) -> None:
+    """Whether `actor` may do `op` on the request now; RequestError (FORBIDDEN, WRONG_STATUS)
+    if not. The operations check it themselves; a handler asks before offering the next
+    screen of an action (the list of colleagues, the question for a reason)."""
     _require_staff(actor)
-    if request.assignee_id not in (None, actor.id) and not _is_supervisor(actor):
+    if request.status not in STAFF_OP_FROM[op]:
+        raise RequestError(ErrorCode.WRONG_STATUS, request.status)
+    if (
+        op in _OWNER_ONLY
+        and request.assignee_id not in (None, actor.id)
+        and not _is_supervisor(actor)
+    ):
         raise RequestError(ErrorCode.FORBIDDEN)
 
 
@@ -722,7 +795,7 @@ async def take(
     """首问负责: the staff member who takes a new request owns it."""
     _require_staff(actor)
     request = await _load(session, request_id, lock=True)
-    _require_status(request, RequestStatus.NEW)
+    check_staff_op(actor, request, StaffOp.TAKE)
     request.status = RequestStatus.ACCEPTED
     request.assignee_id, request.assignee = actor.id, actor
     request.accepted_at = ctx.now
@@ -738,8 +811,7 @@ async def assign(
 ) -> ServiceRequest:
     _require_staff(actor)
     request = await _load(session, request_id, lock=True)
-    _require_status(request, *OPEN_STATUSES)
-    _require_handler(actor, request)
+    check_staff_op(actor, request, StaffOp.ASSIGN)
     assignee = await session.get(User, assignee_id)
     if assignee is None or not assignee.is_staff:
         raise RequestError(ErrorCode.NOT_STAFF)
@@ -767,9 +839,9 @@ async def assign(
 async def start(
     session: AsyncSession, actor: User, request_id: int, ctx: StaffContext
 ) -> ServiceRequest:
+    _require_staff(actor)
     request = await _load(session, request_id, lock=True)
-    _require_handler(actor, request)
-    _require_status(request, RequestStatus.ACCEPTED)
+    check_staff_op(actor, request, StaffOp.START)
     request.status = RequestStatus.IN_PROGRESS
     request.started_at = ctx.now
     event = _record(session, request, actor, EventAction.STARTED)
@@ -782,9 +854,9 @@ async def finish(
     session: AsyncSession, actor: User, request_id: int, ctx: StaffContext, note: str | None = None
 ) -> ServiceRequest:
     """Done: the requester is asked to rate it (满意度)."""
+    _require_staff(actor)
     request = await _load(session, request_id, lock=True)
-    _require_handler(actor, request)
-    _require_status(request, *WORKING_STATUSES)
+    check_staff_op(actor, request, StaffOp.FINISH)
     request.status = RequestStatus.DONE
     request.closed_at = ctx.now
     event = _record(session, request, actor, EventAction.DONE, note=note)
@@ -794,15 +866,25 @@ async def finish(
     return request
 
 
+def check_reject_reason(reason: str) -> str:
+    """The reason as stored (stripped), or RequestError REASON_MISSING / REASON_TOO_LONG."""
+    reason = reason.strip()
+    if not reason:
+        raise RequestError(ErrorCode.REASON_MISSING)
+    if len(reason) > MAX_REJECT_REASON:
+        raise RequestError(ErrorCode.REASON_TOO_LONG)
+    return reason
+
+
 async def reject(
     session: AsyncSession, actor: User, request_id: int, reason: str, ctx: StaffContext
 ) -> ServiceRequest:
-    reason = reason.strip()[:500]
-    if not reason:
-        raise RequestError(ErrorCode.BAD_INPUT)
+    """Not accepted, with a reason the requester side is told (at most MAX_REJECT_REASON
+    characters: refused when longer, never cut)."""
+    reason = check_reject_reason(reason)
+    _require_staff(actor)
     request = await _load(session, request_id, lock=True)
-    _require_handler(actor, request)
-    _require_status(request, *OPEN_STATUSES)
+    check_staff_op(actor, request, StaffOp.REJECT)
     request.status = RequestStatus.REJECTED
     request.closed_at = ctx.now
     request.reject_reason = reason
@@ -825,6 +907,28 @@ async def _require_requester_side(
         raise RequestError(ErrorCode.FORBIDDEN)
 
 
+def may_cancel(request: ServiceRequest, actor: User) -> bool:
+    """Whether to offer "cancel": the request is still open and the actor is not staff (staff
+    reject instead). `cancel` checks this and that the actor is on the requester side."""
+    return request.status.is_open and not actor.is_staff
+
+
+def _rating_refusal(request: ServiceRequest, actor: User) -> RequestError | None:
+    if actor.is_staff:
+        return RequestError(ErrorCode.FORBIDDEN)
+    if request.status != RequestStatus.DONE:
+        return RequestError(ErrorCode.WRONG_STATUS, request.status)
+    if request.rating is not None:
+        return RequestError(ErrorCode.ALREADY_RATED)
+    return None
+
+
+def may_rate(request: ServiceRequest, actor: User) -> bool:
+    """Whether to offer the stars: the request is done, not rated yet, and the actor is not
+    staff. `rate` checks this and that the actor is on the requester side."""
+    return _rating_refusal(request, actor) is None
+
+
 async def cancel(
     session: AsyncSession,
     actor: User,
@@ -837,7 +941,8 @@ async def cancel(
     now = now or utcnow()
     request = await _load(session, request_id, lock=True)
     await _require_requester_side(session, actor, request)
-    _require_status(request, *OPEN_STATUSES)
+    if not may_cancel(request, actor):
+        raise RequestError(ErrorCode.WRONG_STATUS, request.status)
     request.status = RequestStatus.CANCELLED
     request.closed_at = now
     event = _record(session, request, actor, EventAction.CANCELLED)
@@ -907,9 +1012,9 @@ async def rate(
         raise RequestError(ErrorCode.BAD_INPUT)
     request = await _load(session, request_id, lock=True)
     await _require_requester_side(session, actor, request)
-    _require_status(request, RequestStatus.DONE)
-    if request.rating is not None:
-        raise RequestError(ErrorCode.ALREADY_RATED)
+    refusal = _rating_refusal(request, actor)
+    if refusal is not None:
+        raise refusal
     request.rating = stars
     request.rated_at = now or utcnow()
     _record(session, request, actor, EventAction.RATED, note=str(stars))

@@ -193,6 +193,20 @@ async def linked_profiles(session: AsyncSession, family_user_id: int) -> list[Re
     return list(result)
 
 
+async def profiles_to_act_for(session: AsyncSession, user: User) -> list[RetireeProfile]:
+    """The people this user may ask for (help, a place at an activity...): themselves (a
+    retiree with a profile) first, then their approved-linked relatives by name, each once.
+    The same people `may_act_for` allows, staff aside (staff act for anyone, from their own
+    screens, not by choosing from this list)."""
+    profiles: list[RetireeProfile] = []
+    if user.profile is not None:
+        profiles.append(user.profile)
+    for profile in await linked_profiles(session, user.id):
+        if all(profile.id != p.id for p in profiles):
+            profiles.append(profile)
+    return profiles
+
+
 async def family_of(session: AsyncSession, profile_id: int) -> list[User]:
     """Family members to tell when something happens to this retiree (approved links only)."""
     result = await session.scalars(

@@ -3,6 +3,7 @@ relative, staff in the group and in the private queue, refusals, forged and doub
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -13,17 +14,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from handlers import notification_renderers
 from handlers.menu import _ITEMS
-from handlers.requests.keyboards import (
-    IntakeCb,
-    IntakeStep,
+from handlers.requests.callbacks import (
+    CategoryCb,
+    DateAction,
+    DateCb,
+    IntakeField,
     MineAction,
     MineCb,
     QueueCb,
     RateCb,
+    ReviewAction,
+    ReviewCb,
     StaffAction,
     StaffCb,
+    Urgency,
+    UrgencyCb,
+    WhenCb,
+    WhoCb,
 )
-from models.requests import QueueFilter, RequestStatus, ServiceRequest
+from models.requests import Category, Preferred, QueueFilter, RequestStatus, ServiceRequest
 from tests.chat import Chat, Person
 from tests.test_requests_support import make_people, outbox
 
@@ -55,6 +64,11 @@ def menu(i18n: I18n, key: str, locale: str = "zh_Hans") -> str:
         return _ITEMS[key].text()
 
 
+def shown(requests: list[Any]) -> Any:
+    """What the bot showed last (a press is answered after its handler, so the answer is last)."""
+    return [r for r in requests if r.method != "answerCallbackQuery"][-1]
+
+
 def done_button(requests: list[Any]) -> str:
     for request in requests:
         for button in request.reply_buttons():
@@ -77,20 +91,20 @@ async def latest_request(session: AsyncSession) -> ServiceRequest:
 async def file_as_retiree(chat: Chat, i18n: I18n, person: Person = RETIREE) -> list[Any]:
     sent = await chat.send(person, menu(i18n, "request_help"))
     assert any(r.inline_buttons() for r in sent), sent
-    sent = await chat.press(person, IntakeCb(step=IntakeStep.CATEGORY, value="home_repair").pack())
-    assert sent[-1].method == "sendMessage"
+    sent = await chat.press(person, CategoryCb(category=Category.HOME_REPAIR).pack())
+    assert shown(sent).method == "sendMessage"
     done = done_button(sent)
     await chat.send(person, "厨房水龙头一直漏水")
     await chat.send_voice(person)
     await chat.send_photo(person, caption="漏水的地方")
     sent = await chat.send(person, done)
-    when = [button["callback_data"] for button in sent[-1].inline_buttons()]
-    assert IntakeCb(step=IntakeStep.WHEN, value="tomorrow").pack() in when, sent  # asked when
-    sent = await chat.press(person, IntakeCb(step=IntakeStep.WHEN, value="tomorrow").pack())
-    sent = await chat.press(person, IntakeCb(step=IntakeStep.URGENCY, value="normal").pack())
-    summary = sent[-1]
+    when = [button["callback_data"] for button in shown(sent).inline_buttons()]
+    assert WhenCb(preferred=Preferred.TOMORROW).pack() in when, sent  # asked when
+    sent = await chat.press(person, WhenCb(preferred=Preferred.TOMORROW).pack())
+    sent = await chat.press(person, UrgencyCb(urgency=Urgency.NORMAL).pack())
+    summary = shown(sent)
     assert "厨房水龙头一直漏水" in summary.text and "漏水的地方" in summary.text
-    return await chat.press(person, IntakeCb(step=IntakeStep.SEND).pack())
+    return await chat.press(person, ReviewCb(action=ReviewAction.SEND).pack())
 
 
 async def test_retiree_asks_for_help_and_gets_a_number(
@@ -101,7 +115,7 @@ async def test_retiree_asks_for_help_and_gets_a_number(
     request = await latest_request(session)
     year = request.created_at.astimezone(settings.tz).year  # the office's year
     assert request.number == f"FW-{year}-00001"  # the first of the year in a fresh database
-    answer = sent[-1]
+    answer = shown(sent)
     assert request.number in answer.text
     assert answer.reply_buttons()  # back to the main menu
     assert request.status == RequestStatus.NEW
@@ -129,44 +143,48 @@ async def test_summary_can_be_changed_and_bad_input_keeps_the_form(
     await chat.send(RETIREE, menu(i18n, "request_help"))
     # typing instead of tapping a type: a kind hint, still in the form
     sent = await chat.send(RETIREE, "修东西")
-    assert sent and sent[-1].method == "sendMessage"
-    sent = await chat.press(RETIREE, IntakeCb(step=IntakeStep.CATEGORY, value="care").pack())
+    assert sent and shown(sent).method == "sendMessage"
+    sent = await chat.press(RETIREE, CategoryCb(category=Category.CARE).pack())
     done = done_button(sent)
     sent = await chat.send(RETIREE, done)  # nothing described yet
-    assert sent[-1].method == "sendMessage"
+    assert shown(sent).method == "sendMessage"
     sent = await chat.send_sticker(RETIREE)
-    assert sent[-1].method == "sendMessage"
+    assert shown(sent).method == "sendMessage"
     await chat.send(RETIREE, "x" * 2100)  # too long: refused, nothing stored
     # a menu button pressed mid-description is the menu, not part of the description
     sent = await chat.send(RETIREE, menu(i18n, "my_requests"))
-    assert "您还没有请求" in sent[-1].text
+    assert "您还没有请求" in shown(sent).text
     await chat.send(RETIREE, menu(i18n, "request_help"))
-    await chat.press(RETIREE, IntakeCb(step=IntakeStep.CATEGORY, value="care").pack())
+    await chat.press(RETIREE, CategoryCb(category=Category.CARE).pack())
     await chat.send(RETIREE, "每周打扫一次")
     await chat.send(RETIREE, done)
-    await chat.press(RETIREE, IntakeCb(step=IntakeStep.WHEN, value="date").pack())
+    await chat.press(RETIREE, WhenCb(preferred=Preferred.DATE).pack())
     # a forged date outside the offered range is refused
-    sent = await chat.press(RETIREE, IntakeCb(step=IntakeStep.DATE, value="2001-01-01").pack())
+    sent = await chat.press(
+        RETIREE, DateCb(action=DateAction.PICK, day=date(2001, 1, 1).toordinal()).pack()
+    )
     assert any(r.method == "answerCallbackQuery" and r.params.get("show_alert") for r in sent)
     day = [r for r in sent if r.inline_buttons()][-1].inline_buttons()[2]["callback_data"]
     await chat.press(RETIREE, day)
-    sent = await chat.press(RETIREE, IntakeCb(step=IntakeStep.URGENCY, value="urgent").pack())
-    assert "每周打扫一次" in sent[-1].text and "x" * 50 not in sent[-1].text
+    sent = await chat.press(RETIREE, UrgencyCb(urgency=Urgency.URGENT).pack())
+    assert "每周打扫一次" in shown(sent).text and "x" * 50 not in shown(sent).text
     # change the type from the summary, and come straight back to it
-    await chat.press(RETIREE, IntakeCb(step=IntakeStep.CHANGE, value="cat").pack())
-    sent = await chat.press(RETIREE, IntakeCb(step=IntakeStep.CATEGORY, value="talk").pack())
-    summary = sent[-1]
+    await chat.press(
+        RETIREE, ReviewCb(action=ReviewAction.CHANGE, field=IntakeField.CATEGORY).pack()
+    )
+    sent = await chat.press(RETIREE, CategoryCb(category=Category.TALK).pack())
+    summary = shown(sent)
     assert "每周打扫一次" in summary.text
-    assert IntakeCb(step=IntakeStep.SEND).pack() in [
+    assert ReviewCb(action=ReviewAction.SEND).pack() in [
         b["callback_data"] for b in summary.inline_buttons()
     ]
-    await chat.press(RETIREE, IntakeCb(step=IntakeStep.SEND).pack())
+    await chat.press(RETIREE, ReviewCb(action=ReviewAction.SEND).pack())
     request = await latest_request(session)
     assert request.category.value == "talk" and request.urgent
     assert request.description == "每周打扫一次"
     assert request.preferred.value == "date" and request.preferred_date is not None
     # a second tap on "send" does not file it twice
-    sent = await chat.press(RETIREE, IntakeCb(step=IntakeStep.SEND).pack())
+    sent = await chat.press(RETIREE, ReviewCb(action=ReviewAction.SEND).pack())
     assert any(r.method == "answerCallbackQuery" for r in sent)
     assert len((await session.scalars(select(ServiceRequest))).all()) == 1
 
@@ -177,24 +195,24 @@ async def test_family_member_asks_on_behalf_of_a_relative(
     people = await make_people(session)
     sent = await chat.send(FAMILY, menu(i18n, "request_help", "en"))
     assert any("What kind of help" in r.text for r in sent)
-    sent = await chat.press(FAMILY, IntakeCb(step=IntakeStep.CATEGORY, value="medical").pack())
+    sent = await chat.press(FAMILY, CategoryCb(category=Category.MEDICAL).pack())
     done = done_button(sent)
     await chat.send(FAMILY, "Mum needs someone to take her to the hospital on Friday")
     await chat.send(FAMILY, done)
-    await chat.press(FAMILY, IntakeCb(step=IntakeStep.WHEN, value="this_week").pack())
-    sent = await chat.press(FAMILY, IntakeCb(step=IntakeStep.URGENCY, value="normal").pack())
-    assert "王秀英" in sent[-1].text  # the summary says for whom
-    sent = await chat.press(FAMILY, IntakeCb(step=IntakeStep.SEND).pack())
+    await chat.press(FAMILY, WhenCb(preferred=Preferred.THIS_WEEK).pack())
+    sent = await chat.press(FAMILY, UrgencyCb(urgency=Urgency.NORMAL).pack())
+    assert "王秀英" in shown(sent).text  # the summary says for whom
+    sent = await chat.press(FAMILY, ReviewCb(action=ReviewAction.SEND).pack())
     request = await latest_request(session)
     assert request.profile_id == people.profile.id and request.created_by_id == people.family.id
-    assert request.number in sent[-1].text
+    assert request.number in shown(sent).text
     # the retiree is told that their son asked for them
     [status] = await outbox(session, "request.status")
     assert status.user_id == people.retiree.id
     # it shows under "My requests" for both of them
     for person, locale in ((FAMILY, "en"), (RETIREE, "zh_Hans")):
         sent = await chat.send(person, menu(i18n, "my_requests", locale))
-        assert request.number in sent[-1].text
+        assert request.number in shown(sent).text
 
 
 async def test_staff_in_the_group_take_start_done_and_the_family_is_told(
@@ -274,11 +292,11 @@ async def test_staff_private_queue_filters_actions_and_group_card_edit(
     request = await latest_request(session)
 
     sent = await chat.send(STAFF, menu(i18n, "request_queue"))
-    assert request.number in " ".join(sent[-1].button_texts())
+    assert request.number in " ".join(shown(sent).button_texts())
     sent = await chat.press(STAFF, QueueCb(view=QueueFilter.MINE).pack())
-    assert request.number not in " ".join(sent[-1].button_texts())
+    assert request.number not in " ".join(shown(sent).button_texts())
     sent = await chat.press(STAFF, QueueCb(view=QueueFilter.GRIDS).pack())
-    assert request.number in " ".join(sent[-1].button_texts())
+    assert request.number in " ".join(shown(sent).button_texts())
     # the queue is for staff only
     sent = await chat.send(RETIREE, menu(i18n, "request_queue"))
     assert request.number not in " ".join(r.text for r in sent)
@@ -286,7 +304,7 @@ async def test_staff_private_queue_filters_actions_and_group_card_edit(
     assert [r.method for r in sent] == ["answerCallbackQuery"]
 
     sent = await chat.press(STAFF, StaffCb(action=StaffAction.OPEN, request_id=request.id).pack())
-    card = sent[-1]
+    card = shown(sent)
     assert "13800000001" in card.text
     assert any("📎" in t for t in card.button_texts())
     sent = await chat.press(STAFF, StaffCb(action=StaffAction.MEDIA, request_id=request.id).pack())
@@ -294,9 +312,9 @@ async def test_staff_private_queue_filters_actions_and_group_card_edit(
 
     # assign to a colleague from the private queue
     sent = await chat.press(STAFF, StaffCb(action=StaffAction.ASSIGN, request_id=request.id).pack())
-    assert any("赵丽" in t for t in sent[-1].button_texts())
+    assert any("赵丽" in t for t in shown(sent).button_texts())
     to_colleague = StaffCb(
-        action=StaffAction.ASSIGN_TO, request_id=request.id, value=people.staff2.id
+        action=StaffAction.ASSIGN_TO, request_id=request.id, assignee_id=people.staff2.id
     ).pack()
     sent = await chat.press(STAFF, to_colleague)
     request = await latest_request(session)
@@ -309,7 +327,7 @@ async def test_staff_private_queue_filters_actions_and_group_card_edit(
 
     # the colleague finishes it from their own queue
     sent = await chat.press(STAFF2, QueueCb(view=QueueFilter.MINE).pack())
-    assert request.number in " ".join(sent[-1].button_texts())
+    assert request.number in " ".join(shown(sent).button_texts())
     await chat.press(STAFF2, StaffCb(action=StaffAction.DONE, request_id=request.id).pack())
     assert (await latest_request(session)).status == RequestStatus.DONE
 
@@ -342,10 +360,10 @@ async def test_my_requests_history_cancel_and_forged_ids(
     await file_as_retiree(chat, i18n)
     request = await latest_request(session)
     sent = await chat.send(RETIREE, menu(i18n, "my_requests"))
-    assert request.number in sent[-1].text
+    assert request.number in shown(sent).text
     opened = MineCb(action=MineAction.OPEN, request_id=request.id).pack()
     sent = await chat.press(RETIREE, opened)
-    assert request.number in sent[-1].text
+    assert request.number in shown(sent).text
     # a stranger forging the id sees nothing of it and cannot cancel it
     sent = await chat.press(STRANGER, opened)
     assert [r.method for r in sent] == ["answerCallbackQuery"] and sent[0].params["show_alert"]
@@ -355,7 +373,7 @@ async def test_my_requests_history_cancel_and_forged_ids(
     assert (await latest_request(session)).status == RequestStatus.NEW
     # the linked son may cancel it for his mother, after confirming
     sent = await chat.press(FAMILY, MineCb(action=MineAction.CANCEL, request_id=request.id).pack())
-    assert any("Yes" in t for t in sent[-1].button_texts())
+    assert any("Yes" in t for t in shown(sent).button_texts())
     await chat.press(FAMILY, forged)
     request = await latest_request(session)
     assert request.status == RequestStatus.CANCELLED
@@ -437,19 +455,19 @@ async def test_family_with_two_relatives_chooses_and_cannot_forge_another(
     stranger_profile_id = people.stranger.profile.id  # type: ignore[union-attr]
 
     sent = await chat.send(FAMILY, menu(i18n, "request_help", "en"))
-    names = " ".join(sent[-1].button_texts())
+    names = " ".join(shown(sent).button_texts())
     assert "王秀英" in names and "王大山" in names
-    forged = IntakeCb(step=IntakeStep.WHO, value=str(stranger_profile_id)).pack()
+    forged = WhoCb(profile_id=stranger_profile_id).pack()
     sent = await chat.press(FAMILY, forged)
     assert [r.method for r in sent] == ["answerCallbackQuery"] and sent[0].params["show_alert"]
-    sent = await chat.press(FAMILY, IntakeCb(step=IntakeStep.WHO, value=str(father.id)).pack())
+    sent = await chat.press(FAMILY, WhoCb(profile_id=father.id).pack())
     assert any("What kind of help" in r.text for r in sent)
-    await chat.press(FAMILY, IntakeCb(step=IntakeStep.CATEGORY, value="errands").pack())
+    await chat.press(FAMILY, CategoryCb(category=Category.ERRANDS).pack())
     await chat.send(FAMILY, "Buy rice and oil for Dad")
     sent = await chat.send(FAMILY, "✅ That's all, continue")
-    await chat.press(FAMILY, IntakeCb(step=IntakeStep.WHEN, value="today").pack())
-    await chat.press(FAMILY, IntakeCb(step=IntakeStep.URGENCY, value="normal").pack())
-    await chat.press(FAMILY, IntakeCb(step=IntakeStep.SEND).pack())
+    await chat.press(FAMILY, WhenCb(preferred=Preferred.TODAY).pack())
+    await chat.press(FAMILY, UrgencyCb(urgency=Urgency.NORMAL).pack())
+    await chat.press(FAMILY, ReviewCb(action=ReviewAction.SEND).pack())
     request = await latest_request(session)
     assert request.profile_id == father.id and request.created_by_id == people.family.id
 
@@ -467,10 +485,10 @@ async def test_queue_marks_overdue_and_reject_from_the_private_queue(
     request.accept_due_at = utcnow() - timedelta(hours=1)
     await session.commit()
     sent = await chat.press(STAFF, QueueCb(view=QueueFilter.OVERDUE).pack())
-    labels = [t for t in sent[-1].button_texts() if request.number in t]
+    labels = [t for t in shown(sent).button_texts() if request.number in t]
     assert labels and labels[0].startswith("⏰")
     sent = await chat.press(STAFF, StaffCb(action=StaffAction.OPEN, request_id=request.id).pack())
-    assert "已超时" in sent[-1].text
+    assert "已超时" in shown(sent).text
     sent = await chat.press(STAFF, StaffCb(action=StaffAction.REJECT, request_id=request.id).pack())
     assert any(r.method == "sendMessage" and r.chat_id == STAFF.id for r in sent)
     sent = await chat.send_sticker(STAFF)  # not a reason: asked again, still waiting
@@ -479,7 +497,7 @@ async def test_queue_marks_overdue_and_reject_from_the_private_queue(
     request = await latest_request(session)
     assert request.status == RequestStatus.REJECTED and request.reject_reason == "老人已自行解决"
     sent = await chat.press(STAFF, QueueCb(view=QueueFilter.OVERDUE).pack())
-    assert request.number not in " ".join(sent[-1].button_texts())
+    assert request.number not in " ".join(shown(sent).button_texts())
 
 
 async def test_pressing_back_twice_on_the_group_card_is_quiet(
@@ -497,5 +515,97 @@ async def test_pressing_back_twice_on_the_group_card_is_quiet(
         method="editMessageText",
     )
     sent = await chat.press(STAFF, back, chat=STAFF_CHAT, message_id=55)
-    assert [r.method for r in sent] == ["answerCallbackQuery", "editMessageText"]
+    # the edit changed nothing (Telegram says so): fine, and the press is answered once, after
+    assert [r.method for r in sent] == ["editMessageText", "answerCallbackQuery"]
+    assert not sent[-1].params.get("show_alert")
     assert (await latest_request(session)).status == RequestStatus.NEW
+
+
+async def test_a_too_long_reject_reason_is_refused_with_the_domains_reason(
+    chat: Chat, session: AsyncSession, i18n: I18n
+) -> None:
+    await make_people(session)
+    await file_as_retiree(chat, i18n)
+    request = await latest_request(session)
+    await chat.press(STAFF, StaffCb(action=StaffAction.REJECT, request_id=request.id).pack())
+    sent = await chat.send(STAFF, "太" * 501)
+    assert "500" in shown(sent).text  # the domain's limit, in the domain's words
+    assert (await latest_request(session)).status == RequestStatus.NEW
+    sent = await chat.send(STAFF, "/help")  # still asked for the reason (the form's prompt)
+    assert "请写一下不予受理的原因。" in shown(sent).text
+    await chat.send(STAFF, "太远了")
+    request = await latest_request(session)
+    assert request.status == RequestStatus.REJECTED and request.reject_reason == "太远了"
+
+
+async def test_a_retiree_linked_to_her_husband_may_ask_for_either(
+    chat: Chat, session: AsyncSession, i18n: I18n
+) -> None:
+    """Before, the intake offered a retiree only herself, though the domain (and the activities)
+    let her act for a relative she is linked to."""
+    from models.users import FamilyLink, LinkStatus
+
+    people = await make_people(session)
+    husband = people.stranger.profile
+    assert husband is not None
+    session.add(
+        FamilyLink(
+            family_user_id=people.retiree.id, profile_id=husband.id, status=LinkStatus.APPROVED
+        )
+    )
+    await session.commit()
+    sent = await chat.send(RETIREE, menu(i18n, "request_help"))
+    assert shown(sent).button_texts() == ["👤 王秀英", "👤 张三"]
+    sent = await chat.press(RETIREE, WhoCb(profile_id=husband.id).pack())
+    assert any("张三" in r.text for r in sent if r.method == "editMessageText")
+
+
+async def test_forged_intake_buttons_fail_the_filter_and_get_the_kind_fallback(
+    chat: Chat, session: AsyncSession, i18n: I18n
+) -> None:
+    await make_people(session)
+    await chat.send(RETIREE, menu(i18n, "request_help"))
+    for forged in ("rqc:piano_lessons", "rqw:abc", "rqd:pick:tomorrow", "rqv:send:nothing"):
+        sent = await chat.press(RETIREE, forged)
+        assert [r.method for r in sent] == ["answerCallbackQuery"], forged
+        assert sent[0].params.get("show_alert")
+    # typed text where a button is expected: the question again, from the form's table
+    sent = await chat.send(RETIREE, "修东西")
+    assert "需要哪方面的帮助" in shown(sent).text
+    # the form is where it was
+    sent = await chat.press(RETIREE, CategoryCb(category=Category.CARE).pack())
+    assert shown(sent).method == "sendMessage"
+
+
+async def test_the_date_picker_opens_and_goes_back_in_place(
+    chat: Chat, session: AsyncSession, i18n: I18n
+) -> None:
+    await make_people(session)
+    await chat.send(RETIREE, menu(i18n, "request_help"))
+    sent = await chat.press(RETIREE, CategoryCb(category=Category.ERRANDS).pack())
+    await chat.send(RETIREE, "买米")
+    await chat.send(RETIREE, done_button(sent))
+    sent = await chat.press(RETIREE, WhenCb(preferred=Preferred.DATE).pack(), message_id=40)
+    picker = shown(sent)
+    assert picker.method == "editMessageText" and picker.params["message_id"] == 40
+    assert len(picker.inline_buttons()) == 15  # two weeks and "back"
+    sent = await chat.press(RETIREE, DateCb(action=DateAction.BACK).pack(), message_id=40)
+    back = shown(sent)
+    assert back.method == "editMessageText" and back.params["message_id"] == 40
+    assert WhenCb(preferred=Preferred.TODAY).pack() in [
+        b["callback_data"] for b in back.inline_buttons()
+    ]
+    sent = await chat.press(RETIREE, WhenCb(preferred=Preferred.TODAY).pack())
+    assert "紧急" in shown(sent).text  # on to urgency
+    await chat.press(RETIREE, UrgencyCb(urgency=Urgency.NORMAL).pack())
+    # changing the description from the summary starts it anew, and comes back to the summary
+    sent = await chat.press(
+        RETIREE, ReviewCb(action=ReviewAction.CHANGE, field=IntakeField.DESCRIPTION).pack()
+    )
+    await chat.send(RETIREE, "买油")
+    sent = await chat.send(RETIREE, done_button(sent))
+    summary = shown(sent)
+    assert "买油" in summary.text and "买米" not in summary.text
+    await chat.press(RETIREE, ReviewCb(action=ReviewAction.SEND).pack())
+    request = await latest_request(session)
+    assert request.description == "买油" and request.preferred.value == "today"

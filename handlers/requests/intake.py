@@ -1,5 +1,11 @@
 """Asking for help: (for whom) -> type -> description (text, voice, photos) -> preferred time
--> normal or urgent -> summary to confirm or change -> tracking number and promised time."""
+-> normal or urgent -> summary to confirm or change -> tracking number and promised time.
+
+The form is a table of steps (`INTAKE`); the steps are answered by inline buttons (their
+handlers call `INTAKE.answer`) and the description by several messages, ended with "That's
+all". Changing an answer from the summary is `INTAKE.edit`, the date picker's "back" is
+`INTAKE.back`.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +15,29 @@ from typing import Any
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InaccessibleMessage, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.common import form_keyboard, is_command, register_state_prompt
+from handlers.common import form_keyboard, is_command
+from handlers.filters import TextIs
+from handlers.forms import EDITING, Form, Step, StepContext
 from handlers.menu import AnyMenuButton, MenuButton, main_menu_keyboard, register_menu_item
+from handlers.requests.callbacks import (
+    CategoryCb,
+    DateAction,
+    DateCb,
+    IntakeField,
+    ReviewAction,
+    ReviewCb,
+    Urgency,
+    UrgencyCb,
+    WhenCb,
+    WhoCb,
+    stale,
+)
 from handlers.requests.keyboards import (
-    DATE_CHOICES,
-    IntakeCb,
-    IntakeStep,
     category_keyboard,
     date_keyboard,
     summary_keyboard,
@@ -28,27 +47,27 @@ from handlers.requests.keyboards import (
 )
 from handlers.requests.texts import (
     category_label,
+    done_text,
     format_when,
     media_line,
     preferred_label,
     urgency_label,
 )
+from handlers.ui import edit_markup, edit_or_send, message_of
 from models.base import utcnow
 from models.office import OfficeSettings
 from models.requests import (
-    MAX_ATTACHMENTS,
     MAX_DESCRIPTION,
     Attachment,
     AttachmentKind,
     Category,
     Preferred,
-    RequestError,
+    check_description,
     create_request,
+    may_prefer,
+    profile_to_ask_for,
 )
-from models.users import Role, User, linked_profiles, may_act_for
-
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
+from models.users import Role, User, profiles_to_act_for
 
 register_menu_item(
     "request_help", "🆘", lambda: _("Request help"), {Role.RETIREE, Role.FAMILY}, order=20
@@ -65,55 +84,135 @@ class IntakeForm(StatesGroup):
     confirm = State()
 
 
-register_state_prompt(IntakeForm.who, lambda: _("Who needs the help? Please tap a name."))
-register_state_prompt(IntakeForm.category, lambda: _("What kind of help is needed?"))
-register_state_prompt(
+# -- the steps ---------------------------------------------------------------------------------
+
+
+async def _who_keyboard(ctx: StepContext) -> InlineKeyboardMarkup:
+    profiles = await profiles_to_act_for(ctx.session, ctx.user)
+    return who_keyboard([(p.id, p.full_name) for p in profiles])
+
+
+def _description_question(ctx: StepContext) -> str:
+    return _(
+        "Please tell us what you need: type it, send a voice message or photos. "
+        "You can send several. When you have finished, tap “{done}”."
+    ).format(done=done_text())
+
+
+def _today(office: OfficeSettings) -> date:
+    return utcnow().astimezone(office.tz).date()
+
+
+def _urgency_question(ctx: StepContext) -> str:
+    if ctx.answers.get(EDITING):  # changing it from the summary: the short question
+        return _("Is it urgent?")
+    return _("Is it urgent? Urgent means it cannot wait (for example, water is leaking).")
+
+
+def summary_text(answers: dict[str, Any]) -> str:
+    attachments = answers.get("attachments") or []
+    photos = sum(1 for a in attachments if a["kind"] == AttachmentKind.PHOTO)
+    voices = sum(1 for a in attachments if a["kind"] == AttachmentKind.VOICE)
+    lines = [
+        _("Please check your request:"),
+        "",
+        _("For: {name}").format(name=answers.get("for_name") or ""),
+        _("Type: {category}").format(category=category_label(answers["category"])),
+        _("What is needed: {text}").format(text=answers.get("description") or "—"),
+    ]
+    media = media_line(photos, voices)
+    if media:
+        lines.append(media)
+    lines += [
+        _("Preferred time: {when}").format(
+            when=preferred_label(answers["preferred"], answers.get("preferred_date"))
+        ),
+        urgency_label(bool(answers.get("urgent"))),
+    ]
+    return "\n".join(lines)
+
+
+def _summary_keyboard(ctx: StepContext) -> InlineKeyboardMarkup:
+    return summary_keyboard(
+        [
+            (IntakeField(step.field), step.label())
+            for step in INTAKE.fields()
+            if step.field and step.label
+        ]
+    )
+
+
+WHO = Step(
+    IntakeForm.who,
+    prompt=lambda: _("Who needs the help? Please tap a name."),
+    keyboard=_who_keyboard,
+    field="profile_id",
+    # asked only when there is a choice: with one person the form starts knowing whom
+    applies=lambda ctx: "profile_id" not in ctx.answers,
+)
+CATEGORY = Step(
+    IntakeForm.category,
+    prompt=lambda: _("What kind of help is needed?"),
+    keyboard=lambda ctx: category_keyboard(),
+    field=IntakeField.CATEGORY.value,
+    label=lambda: _("Change the type"),
+)
+DESCRIPTION = Step(
     IntakeForm.description,
-    lambda: _("Please tell us what you need: type it, send a voice message or photos."),
+    prompt=lambda: _("Please tell us what you need: type it, send a voice message or photos."),
+    text=_description_question,
+    keyboard=lambda ctx: form_keyboard([done_text()]),
+    field=IntakeField.DESCRIPTION.value,
+    label=lambda: _("Change the description"),
 )
-register_state_prompt(IntakeForm.when, lambda: _("When would suit you?"))
-register_state_prompt(IntakeForm.date, lambda: _("Please tap a date."))
-register_state_prompt(IntakeForm.urgency, lambda: _("Is it urgent?"))
-register_state_prompt(
-    IntakeForm.confirm, lambda: _("Please check the request and tap “Send the request”.")
+WHEN = Step(
+    IntakeForm.when,
+    prompt=lambda: _("When would suit you?"),
+    keyboard=lambda ctx: when_keyboard(),
+    field=IntakeField.WHEN.value,
+    label=lambda: _("Change the time"),
+)
+DATE = Step(
+    IntakeForm.date,
+    prompt=lambda: _("Please tap a date."),
+    keyboard=lambda ctx: date_keyboard(_today(ctx.office)),
+    # never next in line: opened by "Pick a date" on the WHEN step, replacing its buttons
+    applies=lambda ctx: False,
+)
+URGENCY = Step(
+    IntakeForm.urgency,
+    prompt=lambda: _("Is it urgent?"),
+    text=_urgency_question,
+    keyboard=lambda ctx: urgency_keyboard(),
+    field=IntakeField.URGENCY.value,
+    label=lambda: _("Change urgency"),
+)
+CONFIRM = Step(
+    IntakeForm.confirm,
+    prompt=lambda: _("Please check the request and tap “Send the request”."),
+    text=lambda ctx: summary_text(ctx.answers),
+    keyboard=_summary_keyboard,
+)
+INTAKE = Form(
+    "request_intake",
+    [WHO, CATEGORY, DESCRIPTION, WHEN, DATE, URGENCY],
+    data_key="request",
+    review=CONFIRM,
 )
 
 
-def done_text() -> str:
-    return "✅ " + _("That's all, continue")
+# -- starting ----------------------------------------------------------------------------------
 
 
-def _done_texts() -> set[str]:
-    from aiogram.utils.i18n import get_i18n
-
-    i18n = get_i18n()
-    texts = set()
-    for locale in i18n.available_locales:
-        with i18n.use_locale(locale):
-            texts.add(done_text())
-    return texts
-
-
-async def _message_of(callback: CallbackQuery) -> Message | None:
-    if callback.message is None or isinstance(callback.message, InaccessibleMessage):
-        return None
-    return callback.message
-
-
-@router.message(MenuButton("request_help"))
-async def cmd_request_help(
-    message: Message, state: FSMContext, session: AsyncSession, user: User | None
-) -> None:
-    await state.clear()
-    if user is None or not user.is_onboarded:
+async def cmd_request_help(message: Message, **data: Any) -> None:
+    ctx = StepContext.of(message, data)
+    user = ctx.user
+    await ctx.state.clear()
+    if not user.is_onboarded:
         await message.answer(_("Please finish registering first: tap /start."))
         return
-    choices: list[tuple[int, str]] = []
-    if user.profile is not None:
-        choices.append((user.profile.id, user.profile.full_name))
-    if user.role == Role.FAMILY or user.profile is None:
-        choices += [(p.id, p.full_name) for p in await linked_profiles(session, user.id)]
-    if not choices:
+    profiles = await profiles_to_act_for(ctx.session, user)
+    if not profiles:
         if user.role == Role.FAMILY:
             text = _(
                 "First link your relative under “My family”; then you can ask for help for them."
@@ -126,326 +225,149 @@ async def cmd_request_help(
         _("Let's ask the service office for help. You can stop any time with “Back to menu”."),
         reply_markup=form_keyboard(),
     )
-    if len(choices) == 1:
-        await state.update_data(profile_id=choices[0][0], for_name=choices[0][1])
-        await _ask_category(message, state)
-        return
-    await state.set_state(IntakeForm.who)
-    await message.answer(
-        _("Who needs the help? Please tap a name."), reply_markup=who_keyboard(choices)
-    )
+    only = profiles[0] if len(profiles) == 1 else None
+    answers = {"profile_id": only.id, "for_name": only.full_name} if only else {}
+    await INTAKE.start(ctx, answers=answers)
 
 
-@router.callback_query(IntakeForm.who, IntakeCb.filter(F.step == IntakeStep.WHO))
+# -- the buttons -------------------------------------------------------------------------------
+
+
 async def who_chosen(
-    callback: CallbackQuery,
-    callback_data: IntakeCb,
-    state: FSMContext,
-    session: AsyncSession,
-    user: User,
+    callback: CallbackQuery, callback_data: WhoCb, callback_answer: CallbackAnswer, **data: Any
 ) -> None:
-    message = await _message_of(callback)
-    profile_id = int(callback_data.value) if callback_data.value.isdigit() else 0
-    if message is None or not await may_act_for(session, user, profile_id):
-        await callback.answer(_("Sorry, you cannot ask for help for this person."), show_alert=True)
-        return
-    await callback.answer()
-    names = {p.id: p.full_name for p in await linked_profiles(session, user.id)}
-    if user.profile is not None:
-        names[user.profile.id] = user.profile.full_name
-    await state.update_data(profile_id=profile_id, for_name=names.get(profile_id, ""))
-    await message.edit_text(_("Help for: {name}").format(name=names.get(profile_id, "")))
-    await _ask_category(message, state)
+    ctx = StepContext.of_query(callback, data)
+    if ctx is None:
+        return stale(callback_answer)
+    profile = await profile_to_ask_for(ctx.session, ctx.user, callback_data.profile_id)
+    await edit_or_send(callback, _("Help for: {name}").format(name=profile.full_name))
+    await INTAKE.answer(ctx, WHO, {"profile_id": profile.id, "for_name": profile.full_name})
 
 
-async def _ask_category(message: Message, state: FSMContext) -> None:
-    await state.set_state(IntakeForm.category)
-    await message.answer(_("What kind of help is needed?"), reply_markup=category_keyboard())
-
-
-@router.callback_query(IntakeForm.category, IntakeCb.filter(F.step == IntakeStep.CATEGORY))
 async def category_chosen(
-    callback: CallbackQuery, callback_data: IntakeCb, state: FSMContext
+    callback: CallbackQuery,
+    callback_data: CategoryCb,
+    callback_answer: CallbackAnswer,
+    **data: Any,
 ) -> None:
-    message = await _message_of(callback)
-    if message is None or callback_data.value not in {c.value for c in Category}:
-        await callback.answer(_("This button is no longer active."), show_alert=True)
-        return
-    await callback.answer()
-    await state.update_data(category=callback_data.value)
-    await message.edit_text(category_label(callback_data.value))
-    data = await state.get_data()
-    if data.get("editing"):
-        await _show_summary(message, state)
-        return
-    await _ask_description(message, state)
+    ctx = StepContext.of_query(callback, data)
+    if ctx is None:
+        return stale(callback_answer)
+    await edit_or_send(callback, category_label(callback_data.category.value))
+    await INTAKE.answer(ctx, CATEGORY, {"category": callback_data.category.value})
 
 
-async def _ask_description(message: Message, state: FSMContext) -> None:
-    await state.set_state(IntakeForm.description)
-    await state.update_data(description="", attachments=[])
-    await message.answer(
-        _(
-            "Please tell us what you need: type it, send a voice message or photos. "
-            "You can send several. When you have finished, tap “{done}”."
-        ).format(done=done_text()),
-        reply_markup=form_keyboard([done_text()]),
-    )
-
-
-@router.message(IntakeForm.description, F.text.func(lambda text: text in _done_texts()))
-async def description_done(message: Message, state: FSMContext) -> None:
-    data = await state.get_data()
-    if not data.get("description") and not data.get("attachments"):
-        await message.answer(
-            _("Please first tell us what you need: type it, or send a voice message or a photo.")
-        )
-        return
-    await message.answer(_("Thank you, got it."), reply_markup=form_keyboard())
-    if data.get("editing"):
-        await _show_summary(message, state)
-        return
-    await _ask_when(message, state)
-
-
-@router.message(IntakeForm.description, F.text, ~AnyMenuButton())
-async def description_text(message: Message, state: FSMContext) -> None:
-    text = (message.text or "").strip()
-    if is_command(text):
-        return await _unknown_in_description(message)
-    data = await state.get_data()
-    description = data.get("description") or ""
-    combined = f"{description}\n{text}".strip() if description else text
-    if len(combined) > MAX_DESCRIPTION:
-        await message.answer(
-            _(
-                "That is longer than I can take ({limit} characters). Please make it shorter, or "
-                "send a voice message instead. What you sent before is kept."
-            ).format(limit=MAX_DESCRIPTION)
-        )
-        return
-    await state.update_data(description=combined)
-    await _ack_piece(message)
-
-
-async def _unknown_in_description(message: Message) -> None:
-    await message.answer(
-        _("Please describe what you need, or tap “{done}”. What you sent before is kept.").format(
-            done=done_text()
-        )
-    )
-
-
-@router.message(IntakeForm.description, F.voice | F.photo)
-async def description_media(message: Message, state: FSMContext) -> None:
-    data = await state.get_data()
-    attachments: list[dict[str, str]] = list(data.get("attachments") or [])
-    if len(attachments) >= MAX_ATTACHMENTS:
-        await message.answer(
-            _("That is enough photos and voice messages, thank you. Please tap “{done}”.").format(
-                done=done_text()
-            )
-        )
-        return
-    if message.voice is not None:
-        attachments.append({"kind": "voice", "file_id": message.voice.file_id})
-    elif message.photo:
-        attachments.append({"kind": "photo", "file_id": message.photo[-1].file_id})
-    updates: dict[str, Any] = {"attachments": attachments}
-    caption = (message.caption or "").strip()
-    if caption:
-        description = data.get("description") or ""
-        combined = f"{description}\n{caption}".strip() if description else caption
-        updates["description"] = combined[:MAX_DESCRIPTION]
-    first_of_album = message.media_group_id is None or (data.get("album") != message.media_group_id)
-    updates["album"] = message.media_group_id
-    await state.update_data(**updates)
-    if first_of_album:
-        await _ack_piece(message)
-
-
-async def _ack_piece(message: Message) -> None:
-    await message.answer(
-        _("Got it. You can add more, or tap “{done}”.").format(done=done_text()),
-        reply_markup=form_keyboard([done_text()]),
-    )
-
-
-@router.message(IntakeForm.description, ~AnyMenuButton())
-async def description_invalid(message: Message) -> None:
-    await message.answer(
-        _(
-            "I can take text, voice messages and photos here. Please describe what you need, "
-            "or tap “{done}”. What you sent before is kept."
-        ).format(done=done_text())
-    )
-
-
-async def _ask_when(message: Message, state: FSMContext) -> None:
-    await state.set_state(IntakeForm.when)
-    await message.answer(_("When would suit you?"), reply_markup=when_keyboard())
-
-
-@router.callback_query(IntakeForm.when, IntakeCb.filter(F.step == IntakeStep.WHEN))
 async def when_chosen(
-    callback: CallbackQuery, callback_data: IntakeCb, state: FSMContext, office: OfficeSettings
+    callback: CallbackQuery, callback_data: WhenCb, callback_answer: CallbackAnswer, **data: Any
 ) -> None:
-    message = await _message_of(callback)
-    if message is None or callback_data.value not in {p.value for p in Preferred}:
-        await callback.answer(_("This button is no longer active."), show_alert=True)
-        return
-    await callback.answer()
-    if callback_data.value == Preferred.DATE:
-        await state.set_state(IntakeForm.date)
-        today = utcnow().astimezone(office.tz).date()
-        await message.edit_text(_("Please tap a date."), reply_markup=date_keyboard(today))
-        return
-    await state.update_data(preferred=callback_data.value, preferred_date=None)
-    await message.edit_text(preferred_label(callback_data.value, None))
-    await _after_when(message, state)
+    ctx = StepContext.of_query(callback, data)
+    if ctx is None:
+        return stale(callback_answer)
+    preferred = callback_data.preferred.value
+    await edit_or_send(callback, preferred_label(preferred, None))
+    await INTAKE.answer(ctx, WHEN, {"preferred": preferred, "preferred_date": None})
 
 
-@router.callback_query(IntakeForm.date, IntakeCb.filter(F.step == IntakeStep.DATE))
+async def date_asked(callback: CallbackQuery, callback_answer: CallbackAnswer, **data: Any) -> None:
+    """After “Pick a date” the days replace the choices, under the same message."""
+    ctx = StepContext.of_query(callback, data)
+    if ctx is None:
+        return stale(callback_answer)
+    await INTAKE.ask(ctx, DATE, in_place=True)
+
+
+def _picked_day(day: int, today: date) -> date | None:
+    """The day on the pressed button, if it is one that may be picked today."""
+    if not 1 <= day <= date.max.toordinal():  # forged: no day at all
+        return None
+    chosen = date.fromordinal(day)
+    return chosen if may_prefer(chosen, today) else None
+
+
 async def date_chosen(
-    callback: CallbackQuery, callback_data: IntakeCb, state: FSMContext, office: OfficeSettings
+    callback: CallbackQuery, callback_data: DateCb, callback_answer: CallbackAnswer, **data: Any
 ) -> None:
-    message = await _message_of(callback)
-    today = utcnow().astimezone(office.tz).date()
-    if message is not None and callback_data.value == "back":
-        await callback.answer()
-        await state.set_state(IntakeForm.when)
-        await message.edit_text(_("When would suit you?"), reply_markup=when_keyboard())
+    ctx = StepContext.of_query(callback, data)
+    if ctx is None:
+        return stale(callback_answer)
+    chosen = _picked_day(callback_data.day, _today(ctx.office))
+    if chosen is None:  # yesterday's picker, or forged: today's days again
+        stale(callback_answer)
+        await INTAKE.ask_again(ctx)
         return
-    try:
-        chosen = date.fromisoformat(callback_data.value)
-    except ValueError:
-        chosen = None
-    if message is None or chosen is None or not 0 <= (chosen - today).days < DATE_CHOICES:
-        await callback.answer(_("This button is no longer active."), show_alert=True)
-        if message is not None:
-            await message.answer(_("Please tap a date."), reply_markup=date_keyboard(today))
-        return
-    await callback.answer()
-    await state.update_data(preferred=Preferred.DATE.value, preferred_date=chosen.isoformat())
-    await message.edit_text(preferred_label("date", chosen.isoformat()))
-    await _after_when(message, state)
-
-
-async def _after_when(message: Message, state: FSMContext) -> None:
-    data = await state.get_data()
-    if data.get("editing"):
-        await _show_summary(message, state)
-        return
-    await state.set_state(IntakeForm.urgency)
-    await message.answer(
-        _("Is it urgent? Urgent means it cannot wait (for example, water is leaking)."),
-        reply_markup=urgency_keyboard(),
+    await edit_or_send(callback, preferred_label(Preferred.DATE.value, chosen.isoformat()))
+    await INTAKE.answer(
+        ctx, DATE, {"preferred": Preferred.DATE.value, "preferred_date": chosen.isoformat()}
     )
 
 
-@router.callback_query(IntakeForm.urgency, IntakeCb.filter(F.step == IntakeStep.URGENCY))
+async def date_back(callback: CallbackQuery, callback_answer: CallbackAnswer, **data: Any) -> None:
+    ctx = StepContext.of_query(callback, data)
+    if ctx is None:
+        return stale(callback_answer)
+    await INTAKE.back(ctx, DATE, in_place=True)
+
+
 async def urgency_chosen(
-    callback: CallbackQuery, callback_data: IntakeCb, state: FSMContext
+    callback: CallbackQuery,
+    callback_data: UrgencyCb,
+    callback_answer: CallbackAnswer,
+    **data: Any,
 ) -> None:
-    message = await _message_of(callback)
-    if message is None or callback_data.value not in ("normal", "urgent"):
-        await callback.answer(_("This button is no longer active."), show_alert=True)
-        return
-    await callback.answer()
-    urgent = callback_data.value == "urgent"
-    await state.update_data(urgent=urgent)
-    await message.edit_text(urgency_label(urgent))
-    await _show_summary(message, state)
+    ctx = StepContext.of_query(callback, data)
+    if ctx is None:
+        return stale(callback_answer)
+    urgent = callback_data.urgency == Urgency.URGENT
+    await edit_or_send(callback, urgency_label(urgent))
+    await INTAKE.answer(ctx, URGENCY, {"urgent": urgent})
 
 
-def summary_text(data: dict[str, Any]) -> str:
-    attachments = data.get("attachments") or []
-    photos = sum(1 for a in attachments if a["kind"] == "photo")
-    voices = sum(1 for a in attachments if a["kind"] == "voice")
-    lines = [
-        _("Please check your request:"),
-        "",
-        _("For: {name}").format(name=data.get("for_name") or ""),
-        _("Type: {category}").format(category=category_label(data["category"])),
-        _("What is needed: {text}").format(text=data.get("description") or "—"),
-    ]
-    media = media_line(photos, voices)
-    if media:
-        lines.append(media)
-    lines += [
-        _("Preferred time: {when}").format(
-            when=preferred_label(data["preferred"], data.get("preferred_date"))
-        ),
-        urgency_label(bool(data.get("urgent"))),
-    ]
-    return "\n".join(lines)
-
-
-async def _show_summary(message: Message, state: FSMContext) -> None:
-    await state.set_state(IntakeForm.confirm)
-    await state.update_data(editing=True)
-    data = await state.get_data()
-    await message.answer(summary_text(data), reply_markup=summary_keyboard())
-
-
-@router.callback_query(IntakeForm.confirm, IntakeCb.filter(F.step == IntakeStep.CHANGE))
 async def change_chosen(
-    callback: CallbackQuery, callback_data: IntakeCb, state: FSMContext
+    callback: CallbackQuery,
+    callback_data: ReviewCb,
+    callback_answer: CallbackAnswer,
+    **data: Any,
 ) -> None:
-    message = await _message_of(callback)
-    if message is None or callback_data.value not in ("cat", "desc", "when", "urg"):
-        await callback.answer(_("This button is no longer active."), show_alert=True)
-        return
-    await callback.answer()
-    await message.edit_reply_markup(reply_markup=None)
-    if callback_data.value == "cat":
-        await _ask_category(message, state)
-    elif callback_data.value == "desc":
-        await _ask_description(message, state)
-    elif callback_data.value == "when":
-        await _ask_when(message, state)
-    else:
-        await state.set_state(IntakeForm.urgency)
-        await message.answer(_("Is it urgent?"), reply_markup=urgency_keyboard())
+    ctx = StepContext.of_query(callback, data)
+    if ctx is None or callback_data.field is None:
+        return stale(callback_answer)
+    await edit_markup(callback, None)
+    if callback_data.field == IntakeField.DESCRIPTION:
+        await INTAKE.store(ctx, description="", attachments=[], album=None)  # told anew
+    await INTAKE.edit(ctx, callback_data.field.value)
 
 
-@router.callback_query(IntakeForm.confirm, IntakeCb.filter(F.step == IntakeStep.SEND))
 async def send_chosen(
     callback: CallbackQuery,
+    callback_answer: CallbackAnswer,
     state: FSMContext,
     session: AsyncSession,
     user: User,
     office: OfficeSettings,
 ) -> None:
-    message = await _message_of(callback)
-    data = await state.get_data()
-    if message is None or "category" not in data or "profile_id" not in data:
-        await callback.answer(_("This button is no longer active."), show_alert=True)
-        return
-    preferred_date = data.get("preferred_date")
-    try:
-        request = await create_request(
-            session,
-            user,
-            int(data["profile_id"]),
-            category=Category(data["category"]),
-            description=data.get("description") or "",
-            attachments=[
-                Attachment(AttachmentKind(a["kind"]), a["file_id"])
-                for a in data.get("attachments") or []
-            ],
-            preferred=Preferred(data.get("preferred") or Preferred.THIS_WEEK),
-            preferred_date=date.fromisoformat(preferred_date) if preferred_date else None,
-            urgent=bool(data.get("urgent")),
-            tz=office.tz,
-            staff_chat_id=office.staff_chat_id,
-        )
-    except RequestError:
-        await callback.answer(_("Sorry, this request could not be sent."), show_alert=True)
-        return
-    await callback.answer()
+    message = message_of(callback)
+    answers = await INTAKE.answers(state)
+    if message is None or "category" not in answers or "profile_id" not in answers:
+        return stale(callback_answer)
+    preferred_date = answers.get("preferred_date")
+    request = await create_request(
+        session,
+        user,
+        int(answers["profile_id"]),
+        category=Category(answers["category"]),
+        description=answers.get("description") or "",
+        attachments=[
+            Attachment(AttachmentKind(a["kind"]), a["file_id"])
+            for a in answers.get("attachments") or []
+        ],
+        preferred=Preferred(answers.get("preferred") or Preferred.THIS_WEEK),
+        preferred_date=date.fromisoformat(preferred_date) if preferred_date else None,
+        urgent=bool(answers.get("urgent")),
+        tz=office.tz,
+        staff_chat_id=office.staff_chat_id,
+    )
     await state.clear()
-    await message.edit_reply_markup(reply_markup=None)
+    await edit_markup(callback, None)
     due = request.accept_due_at.astimezone(office.tz)
     await message.answer(
         "✅ "
@@ -460,3 +382,106 @@ async def send_chosen(
 
 def _local_iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M")
+
+
+# -- the description: several messages, then "That's all" ------------------------------------
+
+
+async def description_done(message: Message, **data: Any) -> None:
+    ctx = StepContext.of(message, data)
+    answers = await INTAKE.answers(ctx.state)
+    # nothing told yet: the domain's reason, and the step waits as it was
+    check_description(answers.get("description") or "", len(answers.get("attachments") or []))
+    await message.answer(_("Thank you, got it."), reply_markup=form_keyboard())
+    await INTAKE.advance(ctx, DESCRIPTION)
+
+
+async def description_text(message: Message, **data: Any) -> None:
+    text = (message.text or "").strip()
+    if is_command(text):
+        await message.answer(
+            _(
+                "Please describe what you need, or tap “{done}”. What you sent before is kept."
+            ).format(done=done_text())
+        )
+        return
+    ctx = StepContext.of(message, data)
+    answers = await INTAKE.answers(ctx.state)
+    description = answers.get("description") or ""
+    combined = f"{description}\n{text}".strip() if description else text
+    # too long: the domain's reason, and what was sent before is kept
+    check_description(combined, len(answers.get("attachments") or []))
+    await INTAKE.store(ctx, description=combined)
+    await _ack_piece(message)
+
+
+async def description_media(message: Message, **data: Any) -> None:
+    ctx = StepContext.of(message, data)
+    answers = await INTAKE.answers(ctx.state)
+    attachments: list[dict[str, str]] = list(answers.get("attachments") or [])
+    if message.voice is not None:
+        attachments.append({"kind": AttachmentKind.VOICE.value, "file_id": message.voice.file_id})
+    elif message.photo:
+        attachments.append(
+            {"kind": AttachmentKind.PHOTO.value, "file_id": message.photo[-1].file_id}
+        )
+    description = answers.get("description") or ""
+    caption = (message.caption or "").strip()
+    if caption:  # a photo is kept even when its caption no longer fits
+        description = (f"{description}\n{caption}" if description else caption)[:MAX_DESCRIPTION]
+    # one too many: the domain's reason, and nothing more is kept
+    check_description(description, len(attachments))
+    first_of_album = message.media_group_id is None or (
+        answers.get("album") != message.media_group_id
+    )
+    await INTAKE.store(
+        ctx, attachments=attachments, description=description, album=message.media_group_id
+    )
+    if first_of_album:
+        await _ack_piece(message)
+
+
+async def _ack_piece(message: Message) -> None:
+    await message.answer(
+        _("Got it. You can add more, or tap “{done}”.").format(done=done_text()),
+        reply_markup=form_keyboard([done_text()]),
+    )
+
+
+async def description_invalid(message: Message) -> None:
+    await message.answer(
+        _(
+            "I can take text, voice messages and photos here. Please describe what you need, "
+            "or tap “{done}”. What you sent before is kept."
+        ).format(done=done_text())
+    )
+
+
+def setup() -> Router:
+    """Private chats (the capability's private router carries the chat filter)."""
+    router = Router(name=__name__)
+    router.message.register(cmd_request_help, MenuButton("request_help"))
+    router.callback_query.register(who_chosen, IntakeForm.who, WhoCb.filter())
+    router.callback_query.register(category_chosen, IntakeForm.category, CategoryCb.filter())
+    router.callback_query.register(
+        date_asked, IntakeForm.when, WhenCb.filter(F.preferred == Preferred.DATE)
+    )
+    router.callback_query.register(when_chosen, IntakeForm.when, WhenCb.filter())
+    router.callback_query.register(
+        date_chosen, IntakeForm.date, DateCb.filter(F.action == DateAction.PICK)
+    )
+    router.callback_query.register(
+        date_back, IntakeForm.date, DateCb.filter(F.action == DateAction.BACK)
+    )
+    router.callback_query.register(urgency_chosen, IntakeForm.urgency, UrgencyCb.filter())
+    router.callback_query.register(
+        change_chosen, IntakeForm.confirm, ReviewCb.filter(F.action == ReviewAction.CHANGE)
+    )
+    router.callback_query.register(
+        send_chosen, IntakeForm.confirm, ReviewCb.filter(F.action == ReviewAction.SEND)
+    )
+    router.message.register(description_done, IntakeForm.description, TextIs(done_text))
+    router.message.register(description_text, IntakeForm.description, F.text, ~AnyMenuButton())
+    router.message.register(description_media, IntakeForm.description, F.voice | F.photo)
+    router.message.register(description_invalid, IntakeForm.description, ~AnyMenuButton())
+    return router

@@ -1,74 +1,45 @@
-"""Callback data and keyboards of service requests. Callback data carries ids only; the domain
-checks the presser's right to each id."""
+"""Keyboards of service requests, built per call (texts through `_()` inside). Which buttons a
+request offers is the domain's rule (`staff_ops_for`, `may_rate`, `may_cancel`); the domain
+checks every press again."""
 
 from __future__ import annotations
 
-import enum
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from handlers.requests.callbacks import (
+    CategoryCb,
+    DateAction,
+    DateCb,
+    IntakeField,
+    MineAction,
+    MineCb,
+    QueueCb,
+    RateCb,
+    ReviewAction,
+    ReviewCb,
+    SkipCommentCb,
+    StaffAction,
+    StaffCb,
+    Urgency,
+    UrgencyCb,
+    WhenCb,
+    WhoCb,
+)
 from handlers.requests.texts import category_label, weekday_label
-from models.requests import Category, QueueFilter, RequestStatus
-
-
-class IntakeStep(enum.StrEnum):
-    WHO = "who"
-    CATEGORY = "cat"
-    WHEN = "when"
-    DATE = "date"
-    URGENCY = "urg"
-    SEND = "send"
-    CHANGE = "chg"
-
-
-class IntakeCb(CallbackData, prefix="rqi"):
-    step: IntakeStep
-    value: str = ""
-
-
-class MineAction(enum.StrEnum):
-    LIST = "list"
-    OPEN = "open"
-    CANCEL = "cancel"
-    CANCEL_YES = "cancel_yes"
-    RATE = "rate"
-
-
-class MineCb(CallbackData, prefix="rqm"):
-    action: MineAction
-    request_id: int = 0
-
-
-class RateCb(CallbackData, prefix="rqr"):
-    request_id: int
-    stars: int  # 1-5; 0 = no comment, thanks
-
-
-class StaffAction(enum.StrEnum):
-    TAKE = "take"
-    ASSIGN = "assign"  # show the staff list
-    ASSIGN_TO = "to"  # value = user id
-    START = "start"
-    DONE = "done"
-    REJECT = "reject"
-    BACK = "back"  # back from the staff list to the card's buttons
-    OPEN = "open"  # open in the private queue
-    MEDIA = "media"  # send the photos and voice notes privately
-
-
-class StaffCb(CallbackData, prefix="rqs"):
-    action: StaffAction
-    request_id: int
-    value: int = 0
-
-
-class QueueCb(CallbackData, prefix="rqq"):
-    view: QueueFilter
+from models.requests import (
+    Category,
+    Preferred,
+    QueueFilter,
+    RequestStatus,
+    StaffOp,
+    preferred_dates,
+    staff_ops_for,
+)
 
 
 def one_per_row(builder: InlineKeyboardBuilder) -> InlineKeyboardMarkup:
@@ -79,9 +50,7 @@ def one_per_row(builder: InlineKeyboardBuilder) -> InlineKeyboardMarkup:
 def who_keyboard(profiles: list[tuple[int, str]]) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for profile_id, name in profiles:
-        builder.button(
-            text="👤 " + name, callback_data=IntakeCb(step=IntakeStep.WHO, value=str(profile_id))
-        )
+        builder.button(text="👤 " + name, callback_data=WhoCb(profile_id=profile_id))
     return one_per_row(builder)
 
 
@@ -89,8 +58,7 @@ def category_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for category in Category:
         builder.button(
-            text=category_label(category.value),
-            callback_data=IntakeCb(step=IntakeStep.CATEGORY, value=category.value),
+            text=category_label(category.value), callback_data=CategoryCb(category=category)
         )
     return one_per_row(builder)
 
@@ -98,57 +66,46 @@ def category_keyboard() -> InlineKeyboardMarkup:
 def when_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for value, label in (
-        ("today", _("Today")),
-        ("tomorrow", _("Tomorrow")),
-        ("this_week", _("This week")),
-        ("date", "📅 " + _("Pick a date")),
+        (Preferred.TODAY, _("Today")),
+        (Preferred.TOMORROW, _("Tomorrow")),
+        (Preferred.THIS_WEEK, _("This week")),
+        (Preferred.DATE, "📅 " + _("Pick a date")),
     ):
-        builder.button(text=label, callback_data=IntakeCb(step=IntakeStep.WHEN, value=value))
+        builder.button(text=label, callback_data=WhenCb(preferred=value))
     builder.adjust(2, 1, 1)
     return builder.as_markup()
 
 
-DATE_CHOICES = 14
-
-
 def date_keyboard(today: date) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    for offset in range(DATE_CHOICES):
-        day = today + timedelta(days=offset)
+    days = preferred_dates(today)
+    for day in days:
         label = _("{month}/{day}").format(month=day.month, day=day.day)
         builder.button(
             text=f"{label} {weekday_label(day.weekday())}",
-            callback_data=IntakeCb(step=IntakeStep.DATE, value=day.isoformat()),
+            callback_data=DateCb(action=DateAction.PICK, day=day.toordinal()),
         )
-    builder.button(
-        text="⬅️ " + _("Back"), callback_data=IntakeCb(step=IntakeStep.DATE, value="back")
-    )
-    builder.adjust(*([2] * (DATE_CHOICES // 2)), 1)
+    builder.button(text="⬅️ " + _("Back"), callback_data=DateCb(action=DateAction.BACK))
+    builder.adjust(*([2] * (len(days) // 2)), 1)
     return builder.as_markup()
 
 
 def urgency_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(
-        text="🙂 " + _("Normal"), callback_data=IntakeCb(step=IntakeStep.URGENCY, value="normal")
-    )
-    builder.button(
-        text="🚨 " + _("Urgent"), callback_data=IntakeCb(step=IntakeStep.URGENCY, value="urgent")
-    )
+    builder.button(text="🙂 " + _("Normal"), callback_data=UrgencyCb(urgency=Urgency.NORMAL))
+    builder.button(text="🚨 " + _("Urgent"), callback_data=UrgencyCb(urgency=Urgency.URGENT))
     return one_per_row(builder)
 
 
-def summary_keyboard() -> InlineKeyboardMarkup:
+def summary_keyboard(changes: list[tuple[IntakeField, str]]) -> InlineKeyboardMarkup:
+    """ "Send", then one "change" button per answer the review can send the person back to."""
     builder = InlineKeyboardBuilder()
-    builder.button(text="✅ " + _("Send the request"), callback_data=IntakeCb(step=IntakeStep.SEND))
-    for value, label in (
-        ("cat", _("Change the type")),
-        ("desc", _("Change the description")),
-        ("when", _("Change the time")),
-        ("urg", _("Change urgency")),
-    ):
+    builder.button(
+        text="✅ " + _("Send the request"), callback_data=ReviewCb(action=ReviewAction.SEND)
+    )
+    for field, label in changes:
         builder.button(
-            text="✏️ " + label, callback_data=IntakeCb(step=IntakeStep.CHANGE, value=value)
+            text="✏️ " + label, callback_data=ReviewCb(action=ReviewAction.CHANGE, field=field)
         )
     builder.adjust(1, 2, 2)
     return builder.as_markup()
@@ -164,9 +121,7 @@ def stars_keyboard(request_id: int) -> InlineKeyboardMarkup:
 
 def skip_comment_keyboard(request_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(
-        text=_("No comment, thanks"), callback_data=RateCb(request_id=request_id, stars=0)
-    )
+    builder.button(text=_("No comment, thanks"), callback_data=SkipCommentCb(request_id=request_id))
     return builder.as_markup()
 
 
@@ -179,16 +134,14 @@ def my_list_keyboard(items: list[tuple[int, str]]) -> InlineKeyboardMarkup:
     return one_per_row(builder)
 
 
-def my_request_keyboard(
-    request_id: int, status: RequestStatus, may_rate: bool
-) -> InlineKeyboardMarkup:
+def my_request_keyboard(request_id: int, *, rate: bool, cancel: bool) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    if may_rate:
+    if rate:
         builder.button(
             text="⭐ " + _("Rate this service"),
             callback_data=MineCb(action=MineAction.RATE, request_id=request_id),
         )
-    if status.is_open:
+    if cancel:
         builder.button(
             text="❌ " + _("Cancel this request"),
             callback_data=MineCb(action=MineAction.CANCEL, request_id=request_id),
@@ -220,14 +173,16 @@ def staff_card_keyboard(params: dict[str, Any], private: bool = False) -> Inline
     def add(action: StaffAction, label: str) -> None:
         builder.button(text=label, callback_data=StaffCb(action=action, request_id=request_id))
 
-    if status == RequestStatus.NEW:
+    ops = staff_ops_for(status)
+    if StaffOp.TAKE in ops:
         add(StaffAction.TAKE, "🙋 " + _("Take"))
-    if status == RequestStatus.ACCEPTED:
+    if StaffOp.START in ops:
         add(StaffAction.START, "▶️ " + _("Start work"))
-    if status in (RequestStatus.ACCEPTED, RequestStatus.IN_PROGRESS):
+    if StaffOp.FINISH in ops:
         add(StaffAction.DONE, "✅ " + _("Done"))
-    if status.is_open:
+    if StaffOp.ASSIGN in ops:
         add(StaffAction.ASSIGN, "👥 " + _("Assign to…"))
+    if StaffOp.REJECT in ops:
         add(StaffAction.REJECT, "⛔ " + _("Reject"))
     if private and (params.get("photos") or params.get("voices")):
         add(StaffAction.MEDIA, "📎 " + _("Photos and voice"))
@@ -247,7 +202,7 @@ def assign_keyboard(request_id: int, staff: list[tuple[int, str]]) -> InlineKeyb
         builder.button(
             text="👤 " + name,
             callback_data=StaffCb(
-                action=StaffAction.ASSIGN_TO, request_id=request_id, value=user_id
+                action=StaffAction.ASSIGN_TO, request_id=request_id, assignee_id=user_id
             ),
         )
     builder.button(

@@ -1,43 +1,48 @@
 """My requests: the list with status and latest update, one request's history, cancel while
-not done, and the satisfaction rating (stars, then an optional comment by text or voice)."""
+not done, and the satisfaction rating (stars, then an optional comment by text or voice).
+
+Who may cancel or rate is the domain's rule (`may_cancel`, `may_rate`, checked again by
+`cancel` and `rate`); a refusal reaches the person through the capability's error handler.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InaccessibleMessage, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.common import is_command, register_state_prompt
+from handlers.common import is_command
+from handlers.forms import Form, Invalid, Step, StepContext, default_problem
 from handlers.menu import AnyMenuButton, MenuButton, main_menu_keyboard, register_menu_item
+from handlers.requests.callbacks import MineAction, MineCb, RateCb, SkipCommentCb
 from handlers.requests.keyboards import (
-    MineAction,
-    MineCb,
-    RateCb,
     cancel_confirm_keyboard,
     my_list_keyboard,
     my_request_keyboard,
     skip_comment_keyboard,
     stars_keyboard,
 )
-from handlers.requests.texts import category_label, event_line, status_label
+from handlers.requests.texts import category_label, error_text, event_line, status_label
+from handlers.ui import edit_markup, edit_or_send
 from models.office import OfficeSettings
 from models.requests import (
-    ErrorCode,
     RequestError,
-    RequestStatus,
     ServiceRequest,
     cancel,
     comment_rating,
     get_request,
+    may_cancel,
+    may_rate,
     rate,
     requests_of,
 )
 from models.users import Role, User
-
-router = Router(name=__name__)
 
 register_menu_item(
     "my_requests", "📋", lambda: _("My requests"), {Role.RETIREE, Role.FAMILY}, order=21
@@ -46,25 +51,6 @@ register_menu_item(
 
 class RatingForm(StatesGroup):
     comment = State()
-
-
-register_state_prompt(
-    RatingForm.comment,
-    lambda: _("Would you like to add a comment? Type it or send a voice message."),
-)
-
-
-def error_text(error: RequestError) -> str:
-    if error.code == ErrorCode.WRONG_STATUS and error.status is not None:
-        return _("This request has already changed: it is now “{status}”.").format(
-            status=status_label(error.status.value)
-        )
-    return {
-        ErrorCode.NOT_FOUND: _("Sorry, I cannot find this request."),
-        ErrorCode.FORBIDDEN: _("Sorry, you are not allowed to do that for this request."),
-        ErrorCode.NOT_STAFF: _("That person is not a member of staff."),
-        ErrorCode.ALREADY_RATED: _("Thank you, this request has already been rated."),
-    }.get(error.code, _("Sorry, that did not work."))
 
 
 def _list_label(request: ServiceRequest) -> str:
@@ -80,16 +66,9 @@ def _latest(request: ServiceRequest, office: OfficeSettings) -> str:
     return f"{when} {event_line(event.action.value, actor, event.note)}"
 
 
-@router.message(F.chat.type == "private", MenuButton("my_requests"))
-async def cmd_my_requests(
-    message: Message, state: FSMContext, session: AsyncSession, user: User, office: OfficeSettings
-) -> None:
-    await state.clear()
-    text, markup = await _list_view(session, user, office)
-    await message.answer(text, reply_markup=markup or main_menu_keyboard(user))
-
-
-async def _list_view(session: AsyncSession, user: User, office: OfficeSettings):  # type: ignore[no-untyped-def]
+async def _list_view(
+    session: AsyncSession, user: User, office: OfficeSettings
+) -> tuple[str, InlineKeyboardMarkup | None]:
     requests = await requests_of(session, user)
     if not requests:
         return _("You have no requests yet. Tap “🆘 Request help” when you need something."), None
@@ -124,135 +103,194 @@ def history_text(request: ServiceRequest, office: OfficeSettings) -> str:
     return "\n".join(lines)
 
 
-def _may_rate(request: ServiceRequest, user: User) -> bool:
-    return request.status == RequestStatus.DONE and request.rating is None and not user.is_staff
+async def _show_history(
+    callback: CallbackQuery,
+    request: ServiceRequest,
+    user: User,
+    office: OfficeSettings,
+    head: str | None = None,
+) -> None:
+    text = history_text(request, office)
+    markup = my_request_keyboard(
+        request.id, rate=may_rate(request, user), cancel=may_cancel(request, user)
+    )
+    await edit_or_send(callback, f"{head}\n\n{text}" if head else text, markup)
 
 
-@router.callback_query(MineCb.filter())
-async def mine_pressed(
+# -- the list and one request ------------------------------------------------------------------
+
+
+async def cmd_my_requests(
+    message: Message, state: FSMContext, session: AsyncSession, user: User, office: OfficeSettings
+) -> None:
+    await state.clear()
+    text, markup = await _list_view(session, user, office)
+    await message.answer(text, reply_markup=markup or main_menu_keyboard(user))
+
+
+async def list_chosen(
+    callback: CallbackQuery, session: AsyncSession, user: User, office: OfficeSettings
+) -> None:
+    text, markup = await _list_view(session, user, office)
+    await edit_or_send(callback, text, markup)
+
+
+async def request_opened(
     callback: CallbackQuery,
     callback_data: MineCb,
     session: AsyncSession,
     user: User,
     office: OfficeSettings,
 ) -> None:
-    message = callback.message
-    if message is None or isinstance(message, InaccessibleMessage):
-        await callback.answer(_("This button is no longer active."), show_alert=True)
+    request = await get_request(session, user, callback_data.request_id)
+    await _show_history(callback, request, user, office)
+
+
+async def cancel_chosen(
+    callback: CallbackQuery,
+    callback_data: MineCb,
+    session: AsyncSession,
+    user: User,
+    office: OfficeSettings,
+) -> None:
+    """Asks first; a request that can no longer be cancelled shows its history instead."""
+    request = await get_request(session, user, callback_data.request_id)
+    if not may_cancel(request, user):
+        await _show_history(callback, request, user, office)
         return
-    action = callback_data.action
-    if action == MineAction.LIST:
-        await callback.answer()
-        text, markup = await _list_view(session, user, office)
-        await message.edit_text(text, reply_markup=markup)
-        return
-    try:
-        request = await get_request(session, user, callback_data.request_id)
-        if action == MineAction.CANCEL_YES:
-            request = await cancel(
-                session,
-                user,
-                request.id,
-                tz=office.tz,
-                staff_chat_id=office.staff_chat_id,
-            )
-        elif action in (MineAction.CANCEL, MineAction.RATE) and user.is_staff:
-            raise RequestError(ErrorCode.FORBIDDEN)
-    except RequestError as error:
-        await callback.answer(error_text(error), show_alert=True)
-        return
-    await callback.answer()
-    if action == MineAction.CANCEL:
-        if not request.status.is_open:
-            await message.edit_text(
-                history_text(request, office),
-                reply_markup=my_request_keyboard(request.id, request.status, False),
-            )
-            return
-        await message.edit_text(
-            _("Cancel the request {number}?").format(number=request.number),
-            reply_markup=cancel_confirm_keyboard(request.id),
-        )
-        return
-    if action == MineAction.RATE and _may_rate(request, user):
-        await message.edit_text(
-            _("How satisfied are you with {number}? 5 stars is best.").format(
-                number=request.number
-            ),
-            reply_markup=stars_keyboard(request.id),
-        )
-        return
-    text = history_text(request, office)
-    if action == MineAction.CANCEL_YES:
-        text = "↩️ " + _("The request has been cancelled.") + "\n\n" + text
-    await message.edit_text(
-        text,
-        reply_markup=my_request_keyboard(request.id, request.status, _may_rate(request, user)),
+    await edit_or_send(
+        callback,
+        _("Cancel the request {number}?").format(number=request.number),
+        cancel_confirm_keyboard(request.id),
     )
 
 
-@router.callback_query(RateCb.filter(F.stars == 0))
-async def comment_skipped(callback: CallbackQuery, state: FSMContext, user: User) -> None:
-    await callback.answer()
-    await state.clear()
-    if isinstance(callback.message, Message):
-        await callback.message.edit_reply_markup(reply_markup=None)
-        await callback.message.answer(
-            _("Thank you for your rating!"), reply_markup=main_menu_keyboard(user)
-        )
+async def cancel_confirmed(
+    callback: CallbackQuery,
+    callback_data: MineCb,
+    session: AsyncSession,
+    user: User,
+    office: OfficeSettings,
+) -> None:
+    request = await cancel(
+        session,
+        user,
+        callback_data.request_id,
+        tz=office.tz,
+        staff_chat_id=office.staff_chat_id,
+    )
+    await _show_history(
+        callback, request, user, office, head="↩️ " + _("The request has been cancelled.")
+    )
 
 
-@router.callback_query(RateCb.filter())
+async def rate_chosen(
+    callback: CallbackQuery,
+    callback_data: MineCb,
+    session: AsyncSession,
+    user: User,
+    office: OfficeSettings,
+) -> None:
+    """The stars; a request that can no longer be rated shows its history instead."""
+    request = await get_request(session, user, callback_data.request_id)
+    if not may_rate(request, user):
+        await _show_history(callback, request, user, office)
+        return
+    await edit_or_send(
+        callback,
+        _("How satisfied are you with {number}? 5 stars is best.").format(number=request.number),
+        stars_keyboard(request.id),
+    )
+
+
+# -- the rating: stars, then an optional comment -----------------------------------------------
+
+
 async def stars_chosen(
     callback: CallbackQuery,
     callback_data: RateCb,
+    callback_answer: CallbackAnswer,
     state: FSMContext,
     session: AsyncSession,
     user: User,
 ) -> None:
-    try:
-        request = await rate(session, user, callback_data.request_id, callback_data.stars)
-    except RequestError as error:
-        await callback.answer(error_text(error), show_alert=True)
-        return
-    await callback.answer(_("Thank you!"))
+    request = await rate(session, user, callback_data.request_id, callback_data.stars)
+    callback_answer.text = _("Thank you!")
     text = _("Thank you! You gave {number} {stars}.").format(
         number=request.number, stars="⭐" * (request.rating or 0)
     )
     if await state.get_state() is not None:
         # pressed on a pushed question while in another form: keep that form going
-        if isinstance(callback.message, Message):
-            await callback.message.edit_text(text)
+        await edit_or_send(callback, text)
         return
     await state.set_state(RatingForm.comment)
-    await state.update_data(rating_request_id=request.id)
-    text += "\n" + _("Would you like to add a comment? Type it or send a voice message.")
+    await state.update_data({RATING.data_key: {"request_id": request.id}})
+    text += "\n" + COMMENT.prompt()
+    await edit_or_send(callback, text, skip_comment_keyboard(request.id))
+
+
+async def comment_skipped(callback: CallbackQuery, state: FSMContext, user: User) -> None:
+    await state.clear()
+    await edit_markup(callback, None)
     if isinstance(callback.message, Message):
-        await callback.message.edit_text(text, reply_markup=skip_comment_keyboard(request.id))
+        await callback.message.answer(
+            _("Thank you for your rating!"), reply_markup=main_menu_keyboard(user)
+        )
 
 
-@router.message(RatingForm.comment, F.text | F.voice, ~AnyMenuButton())
-async def comment_chosen(
-    message: Message, state: FSMContext, session: AsyncSession, user: User
-) -> None:
-    if message.text is not None and is_command(message.text):
-        await message.answer(_("Would you like to add a comment? Type it or send a voice message."))
-        return
-    data = await state.get_data()
+def parse_comment(message: Message, ctx: StepContext) -> dict[str, Any]:
+    if message.voice is not None:
+        return {"voice_file_id": message.voice.file_id}
+    if message.text is None or not message.text.strip():
+        raise Invalid(default_problem(message))
+    if is_command(message.text):
+        raise Invalid("")  # just the question again
+    return {"text": message.text}
+
+
+async def comment_finished(ctx: StepContext) -> None:
+    """The comment is stored; a request that no longer takes one (rated and commented from
+    another device, say) ends the form with the reason instead of asking again."""
+    await ctx.state.clear()
     try:
         await comment_rating(
-            session,
-            user,
-            int(data.get("rating_request_id") or 0),
-            text=message.text,
-            voice_file_id=message.voice.file_id if message.voice else None,
+            ctx.session,
+            ctx.user,
+            int(ctx.answers.get("request_id") or 0),
+            text=ctx.answers.get("text"),
+            voice_file_id=ctx.answers.get("voice_file_id"),
         )
     except RequestError as error:
-        await state.clear()
-        await message.answer(error_text(error), reply_markup=main_menu_keyboard(user))
+        await ctx.message.answer(error_text(error), reply_markup=main_menu_keyboard(ctx.user))
         return
-    await state.clear()
-    await message.answer(
+    await ctx.message.answer(
         _("Thank you for your comment! It helps us do better."),
-        reply_markup=main_menu_keyboard(user),
+        reply_markup=main_menu_keyboard(ctx.user),
     )
+
+
+COMMENT = Step(
+    RatingForm.comment,
+    prompt=lambda: _("Would you like to add a comment? Type it or send a voice message."),
+    keyboard=lambda ctx: skip_comment_keyboard(int(ctx.answers.get("request_id") or 0)),
+    parse=parse_comment,
+    field="comment",
+)
+RATING = Form("request_rating", [COMMENT], data_key="request_rating", finish=comment_finished)
+
+
+def setup() -> Router:
+    """Private chats (the capability's private router carries the chat filter)."""
+    router = Router(name=__name__)
+    router.message.register(cmd_my_requests, MenuButton("my_requests"))
+    router.callback_query.register(list_chosen, MineCb.filter(F.action == MineAction.LIST))
+    router.callback_query.register(request_opened, MineCb.filter(F.action == MineAction.OPEN))
+    router.callback_query.register(cancel_chosen, MineCb.filter(F.action == MineAction.CANCEL))
+    router.callback_query.register(
+        cancel_confirmed, MineCb.filter(F.action == MineAction.CANCEL_YES)
+    )
+    router.callback_query.register(rate_chosen, MineCb.filter(F.action == MineAction.RATE))
+    router.callback_query.register(stars_chosen, RateCb.filter(F.stars.in_({1, 2, 3, 4, 5})))
+    router.callback_query.register(comment_skipped, SkipCommentCb.filter())
+    router.include_router(RATING.router(~AnyMenuButton()))
+    return router

@@ -8,6 +8,13 @@ from typing import Any
 
 from aiogram.utils.i18n import gettext as _
 
+from models.requests import (
+    MAX_DESCRIPTION,
+    MAX_REJECT_REASON,
+    ErrorCode,
+    RequestError,
+)
+
 
 def category_label(value: str) -> str:
     labels = {
@@ -156,3 +163,45 @@ def status_change_text(params: dict[str, Any]) -> str:
     }
     text = texts.get(action, _("{subject} has been updated."))
     return "🔔 " + text.format(subject=subject, assignee=assignee, note=params.get("note") or "")
+
+
+def done_text() -> str:
+    """The description step's button: everything is said."""
+    return "✅ " + _("That's all, continue")
+
+
+def staff_only_text() -> str:
+    return _("Only office staff can use these buttons.")
+
+
+def error_text(error: RequestError) -> str:
+    """What a refusal of the domain says to the person (a toast for a button press, a message
+    otherwise); the update was rolled back, so nothing changed and the form is as it was."""
+    if error.code == ErrorCode.WRONG_STATUS and error.status is not None:
+        return _("This request has already changed: it is now “{status}”.").format(
+            status=status_label(error.status.value)
+        )
+    texts = {
+        ErrorCode.NOT_FOUND: lambda: _("Sorry, I cannot find this request."),
+        ErrorCode.FORBIDDEN: lambda: _("Sorry, you are not allowed to do that for this request."),
+        ErrorCode.NOT_STAFF: lambda: _("That person is not a member of staff."),
+        ErrorCode.ALREADY_RATED: lambda: _("Thank you, this request has already been rated."),
+        ErrorCode.NOT_FOR_THIS_PERSON: lambda: _("Sorry, you cannot ask for help for this person."),
+        ErrorCode.DESCRIPTION_MISSING: lambda: _(
+            "Please first tell us what you need: type it, or send a voice message or a photo."
+        ),
+        ErrorCode.DESCRIPTION_TOO_LONG: lambda: _(
+            "That is longer than I can take ({limit} characters). Please make it shorter, or "
+            "send a voice message instead. What you sent before is kept."
+        ).format(limit=MAX_DESCRIPTION),
+        ErrorCode.TOO_MANY_ATTACHMENTS: lambda: _(
+            "That is enough photos and voice messages, thank you. Please tap “{done}”."
+        ).format(done=done_text()),
+        ErrorCode.BAD_DATE: lambda: _("Sorry, this request could not be sent."),
+        ErrorCode.REASON_MISSING: lambda: _("Please write why the request cannot be accepted."),
+        ErrorCode.REASON_TOO_LONG: lambda: _(
+            "Please make the reason shorter (at most {limit} characters)."
+        ).format(limit=MAX_REJECT_REASON),
+    }
+    text = texts.get(error.code)
+    return text() if text is not None else _("Sorry, that did not work.")

@@ -1,0 +1,126 @@
+"""Callback data of service requests: one factory per screen, typed fields only (ints and
+enums), so forged or outdated data fails the filter and reaches the kind fallback by itself.
+Ids are never trusted: the domain checks the presser's right to each one.
+
+The staff card's, the queue's, "my requests"' and the rating's data keep their packed form
+(cards and rating questions stay in chats for days); the intake's buttons live only as long
+as the form.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import gettext as _
+
+from models.requests import Category, Preferred, QueueFilter
+
+# -- intake ------------------------------------------------------------------------------------
+
+
+class WhoCb(CallbackData, prefix="rqw"):
+    profile_id: int
+
+
+class CategoryCb(CallbackData, prefix="rqc"):
+    category: Category
+
+
+class WhenCb(CallbackData, prefix="rqt"):
+    preferred: Preferred
+
+
+class DateAction(enum.StrEnum):
+    PICK = "pick"
+    BACK = "back"  # back to "when would suit you?"
+
+
+class DateCb(CallbackData, prefix="rqd"):
+    action: DateAction
+    day: int = 0  # the picked day as `date.toordinal()`: exactly the day on the button
+
+
+class Urgency(enum.StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+
+
+class UrgencyCb(CallbackData, prefix="rqu"):
+    urgency: Urgency
+
+
+class ReviewAction(enum.StrEnum):
+    SEND = "send"
+    CHANGE = "chg"
+
+
+class IntakeField(enum.StrEnum):
+    """The answers the review can change: the `field` of the intake form's steps."""
+
+    CATEGORY = "category"
+    DESCRIPTION = "description"
+    WHEN = "preferred"
+    URGENCY = "urgent"
+
+
+class ReviewCb(CallbackData, prefix="rqv"):
+    action: ReviewAction
+    field: IntakeField | None = None  # for CHANGE
+
+
+# -- my requests and the rating ----------------------------------------------------------------
+
+
+class MineAction(enum.StrEnum):
+    LIST = "list"
+    OPEN = "open"
+    CANCEL = "cancel"
+    CANCEL_YES = "cancel_yes"
+    RATE = "rate"
+
+
+class MineCb(CallbackData, prefix="rqm"):
+    action: MineAction
+    request_id: int = 0
+
+
+class RateCb(CallbackData, prefix="rqr"):
+    request_id: int
+    stars: int  # 1-5 (the domain refuses anything else)
+
+
+class SkipCommentCb(CallbackData, prefix="rqn"):
+    request_id: int
+
+
+# -- staff -------------------------------------------------------------------------------------
+
+
+class StaffAction(enum.StrEnum):
+    TAKE = "take"
+    ASSIGN = "assign"  # show the staff list
+    ASSIGN_TO = "to"  # assignee_id = the colleague's user id
+    START = "start"
+    DONE = "done"
+    REJECT = "reject"
+    BACK = "back"  # back from the staff list to the card's buttons
+    OPEN = "open"  # open in the private queue
+    MEDIA = "media"  # send the photos and voice notes privately
+
+
+class StaffCb(CallbackData, prefix="rqs"):
+    action: StaffAction
+    request_id: int
+    assignee_id: int = 0  # for ASSIGN_TO
+
+
+class QueueCb(CallbackData, prefix="rqq"):
+    view: QueueFilter
+
+
+def stale(callback_answer: CallbackAnswer) -> None:
+    """The press is answered with "no longer active" (the message under it is gone)."""
+    callback_answer.text = _("This button is no longer active.")
+    callback_answer.show_alert = True

@@ -1,0 +1,247 @@
+"""The staff card's buttons: take, start, done, assign to a colleague, reject. The card lives in
+the staff group (edited in place right here when pressed) and in a staff member's private
+queue (then the group card follows through the outbox). These handlers sit under the
+capability's staff router (`IsStaff` once); whether this person may do this to this request
+now is the domain's rule (`check_staff_op`, checked again by each operation).
+"""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.requests.callbacks import StaffAction, StaffCb, stale
+from handlers.requests.keyboards import assign_keyboard, staff_card_keyboard
+from handlers.requests.reject import ask_reason
+from handlers.requests.texts import card_text
+from handlers.ui import edit_markup, edit_or_send, message_of
+from models.base import utcnow
+from models.office import OfficeSettings
+from models.requests import (
+    ServiceRequest,
+    StaffContext,
+    StaffOp,
+    assign,
+    card_params,
+    check_staff_op,
+    finish,
+    get_request,
+    staff_members,
+    start,
+    take,
+)
+from models.users import User
+
+
+def render_card(
+    request: ServiceRequest, office: OfficeSettings, i18n: I18n, *, private: bool
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The group card speaks the office's default language; the private view the user's."""
+    params = card_params(request, utcnow(), office.tz)
+    if private:
+        return card_text(params), staff_card_keyboard(params, private=True)
+    with i18n.use_locale(office.default_locale):
+        return card_text(params), staff_card_keyboard(params)
+
+
+def _in_private(message: Message) -> bool:
+    return message.chat.type == "private"
+
+
+def _staff_context(office: OfficeSettings, message: Message) -> StaffContext:
+    return StaffContext(
+        now=utcnow(),
+        tz=office.tz,
+        staff_chat_id=office.staff_chat_id,
+        # in the group the pressed card is edited right here; from the queue via the outbox
+        update_card=_in_private(message),
+    )
+
+
+async def _show_card(
+    callback: CallbackQuery,
+    message: Message,
+    request: ServiceRequest,
+    office: OfficeSettings,
+    i18n: I18n,
+) -> None:
+    """Two people pressing at once may leave nothing to change: that is fine (edit_or_send)."""
+    text, markup = render_card(request, office, i18n, private=_in_private(message))
+    await edit_or_send(callback, text, markup)
+
+
+async def _moved_on(
+    callback: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    request: ServiceRequest,
+    thanks: str,
+    office: OfficeSettings,
+    i18n: I18n,
+) -> None:
+    """After take, start, done or assign-to: a short thank-you and the card anew."""
+    callback_answer.text = thanks
+    message = message_of(callback)
+    if message is not None:
+        await _show_card(callback, message, request, office, i18n)
+
+
+def _context_of(callback: CallbackQuery, office: OfficeSettings) -> StaffContext | None:
+    message = message_of(callback)
+    return _staff_context(office, message) if message is not None else None
+
+
+async def take_chosen(
+    callback: CallbackQuery,
+    callback_data: StaffCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    user: User,
+    office: OfficeSettings,
+    i18n: I18n,
+) -> None:
+    ctx = _context_of(callback, office)
+    if ctx is None:
+        return stale(callback_answer)
+    request = await take(session, user, callback_data.request_id, ctx)
+    thanks = _("You have taken {number}.").format(number=request.number)
+    await _moved_on(callback, callback_answer, request, thanks, office, i18n)
+
+
+async def start_chosen(
+    callback: CallbackQuery,
+    callback_data: StaffCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    user: User,
+    office: OfficeSettings,
+    i18n: I18n,
+) -> None:
+    ctx = _context_of(callback, office)
+    if ctx is None:
+        return stale(callback_answer)
+    request = await start(session, user, callback_data.request_id, ctx)
+    thanks = _("Started {number}.").format(number=request.number)
+    await _moved_on(callback, callback_answer, request, thanks, office, i18n)
+
+
+async def done_chosen(
+    callback: CallbackQuery,
+    callback_data: StaffCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    user: User,
+    office: OfficeSettings,
+    i18n: I18n,
+) -> None:
+    ctx = _context_of(callback, office)
+    if ctx is None:
+        return stale(callback_answer)
+    request = await finish(session, user, callback_data.request_id, ctx)
+    thanks = _("{number} is done. Thank you!").format(number=request.number)
+    await _moved_on(callback, callback_answer, request, thanks, office, i18n)
+
+
+async def assignee_chosen(
+    callback: CallbackQuery,
+    callback_data: StaffCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    user: User,
+    office: OfficeSettings,
+    i18n: I18n,
+) -> None:
+    ctx = _context_of(callback, office)
+    if ctx is None:
+        return stale(callback_answer)
+    request = await assign(session, user, callback_data.request_id, callback_data.assignee_id, ctx)
+    thanks = _("{number} has been given to {name}.").format(
+        number=request.number, name=request.assignee.display_name if request.assignee else ""
+    )
+    await _moved_on(callback, callback_answer, request, thanks, office, i18n)
+
+
+async def assign_chosen(
+    callback: CallbackQuery,
+    callback_data: StaffCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    user: User,
+) -> None:
+    """The colleagues to give the request to, in place of the card's buttons."""
+    request = await get_request(session, user, callback_data.request_id)
+    check_staff_op(user, request, StaffOp.ASSIGN)
+    staff = [(u.id, u.display_name or str(u.telegram_id)) for u in await staff_members(session)]
+    await edit_markup(callback, assign_keyboard(request.id, staff))  # twice: already there
+
+
+async def back_chosen(
+    callback: CallbackQuery,
+    callback_data: StaffCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    user: User,
+    office: OfficeSettings,
+    i18n: I18n,
+) -> None:
+    """From the list of colleagues back to the card."""
+    message = message_of(callback)
+    if message is None:
+        return stale(callback_answer)
+    request = await get_request(session, user, callback_data.request_id)
+    await _show_card(callback, message, request, office, i18n)
+
+
+async def reject_chosen(
+    callback: CallbackQuery,
+    callback_data: StaffCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    user: User,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    """The reason is asked in the private chat (also when Reject is pressed in the group)."""
+    message = message_of(callback)
+    if message is None:
+        return stale(callback_answer)
+    request = await get_request(session, user, callback_data.request_id)
+    check_staff_op(user, request, StaffOp.REJECT)
+    private = _in_private(message)
+    if private:
+        private_state = state
+    else:
+        key = StorageKey(bot_id=bot.id, chat_id=user.telegram_id, user_id=user.telegram_id)
+        private_state = FSMContext(storage=state.storage, key=key)
+    try:
+        await ask_reason(bot, user, request, private_state)
+    except TelegramAPIError:  # the bot may not write first to someone who never opened it
+        callback_answer.text = _(
+            "Please open a private chat with me first (tap my name, then Start)."
+        )
+        callback_answer.show_alert = True
+        return
+    if not private:
+        callback_answer.text = _("I have asked you for the reason in our private chat.")
+
+
+def setup() -> Router:
+    """Under the staff router (`IsStaff`); the card is pressed in the staff group or in a
+    private chat, so there is no chat filter here."""
+    router = Router(name=__name__)
+    router.callback_query.register(take_chosen, StaffCb.filter(F.action == StaffAction.TAKE))
+    router.callback_query.register(start_chosen, StaffCb.filter(F.action == StaffAction.START))
+    router.callback_query.register(done_chosen, StaffCb.filter(F.action == StaffAction.DONE))
+    router.callback_query.register(
+        assignee_chosen, StaffCb.filter(F.action == StaffAction.ASSIGN_TO)
+    )
+    router.callback_query.register(assign_chosen, StaffCb.filter(F.action == StaffAction.ASSIGN))
+    router.callback_query.register(back_chosen, StaffCb.filter(F.action == StaffAction.BACK))
+    router.callback_query.register(reject_chosen, StaffCb.filter(F.action == StaffAction.REJECT))
+    return router
