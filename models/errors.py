@@ -3,7 +3,7 @@
 Every capability raises a subclass of `DomainError` carrying a code from its own enum (a
 `StrEnum`, so the code is readable in logs). Handlers do not catch them one call site at a
 time: each capability's router installs one error handler (handlers/errors.py,
-`domain_error_router`) that turns the code into the capability's kind text. Because the error
+`domain_errors`) that turns the code into the capability's kind text. Because the error
 escapes the handler, the update's transaction rolls back: a refused operation changes nothing,
 and the form state stays as it was before the step.
 """

@@ -7,6 +7,8 @@ now is the domain's rule (`check_staff_op`, checked again by each operation).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.context import FSMContext
@@ -97,74 +99,60 @@ def _context_of(callback: CallbackQuery, office: OfficeSettings) -> StaffContext
     return _staff_context(office, message) if message is not None else None
 
 
-async def take_chosen(
-    callback: CallbackQuery,
-    callback_data: StaffCb,
-    callback_answer: CallbackAnswer,
-    session: AsyncSession,
-    user: User,
-    office: OfficeSettings,
-    i18n: I18n,
-) -> None:
-    ctx = _context_of(callback, office)
-    if ctx is None:
-        return stale(callback_answer)
-    request = await take(session, user, callback_data.request_id, ctx)
-    thanks = _("You have taken {number}.").format(number=request.number)
-    await _moved_on(callback, callback_answer, request, thanks, office, i18n)
+async def _take(session: AsyncSession, user: User, cb: StaffCb, ctx: StaffContext) -> Moved:
+    request = await take(session, user, cb.request_id, ctx)
+    return request, _("You have taken {number}.").format(number=request.number)
 
 
-async def start_chosen(
-    callback: CallbackQuery,
-    callback_data: StaffCb,
-    callback_answer: CallbackAnswer,
-    session: AsyncSession,
-    user: User,
-    office: OfficeSettings,
-    i18n: I18n,
-) -> None:
-    ctx = _context_of(callback, office)
-    if ctx is None:
-        return stale(callback_answer)
-    request = await start(session, user, callback_data.request_id, ctx)
-    thanks = _("Started {number}.").format(number=request.number)
-    await _moved_on(callback, callback_answer, request, thanks, office, i18n)
+async def _start(session: AsyncSession, user: User, cb: StaffCb, ctx: StaffContext) -> Moved:
+    request = await start(session, user, cb.request_id, ctx)
+    return request, _("Started {number}.").format(number=request.number)
 
 
-async def done_chosen(
-    callback: CallbackQuery,
-    callback_data: StaffCb,
-    callback_answer: CallbackAnswer,
-    session: AsyncSession,
-    user: User,
-    office: OfficeSettings,
-    i18n: I18n,
-) -> None:
-    ctx = _context_of(callback, office)
-    if ctx is None:
-        return stale(callback_answer)
-    request = await finish(session, user, callback_data.request_id, ctx)
-    thanks = _("{number} is done. Thank you!").format(number=request.number)
-    await _moved_on(callback, callback_answer, request, thanks, office, i18n)
+async def _finish(session: AsyncSession, user: User, cb: StaffCb, ctx: StaffContext) -> Moved:
+    request = await finish(session, user, cb.request_id, ctx)
+    return request, _("{number} is done. Thank you!").format(number=request.number)
 
 
-async def assignee_chosen(
-    callback: CallbackQuery,
-    callback_data: StaffCb,
-    callback_answer: CallbackAnswer,
-    session: AsyncSession,
-    user: User,
-    office: OfficeSettings,
-    i18n: I18n,
-) -> None:
-    ctx = _context_of(callback, office)
-    if ctx is None:
-        return stale(callback_answer)
-    request = await assign(session, user, callback_data.request_id, callback_data.assignee_id, ctx)
-    thanks = _("{number} has been given to {name}.").format(
-        number=request.number, name=request.assignee.display_name if request.assignee else ""
-    )
-    await _moved_on(callback, callback_answer, request, thanks, office, i18n)
+async def _assign_to(session: AsyncSession, user: User, cb: StaffCb, ctx: StaffContext) -> Moved:
+    request = await assign(session, user, cb.request_id, cb.assignee_id, ctx)
+    name = request.assignee.display_name if request.assignee else ""
+    return request, _("{number} has been given to {name}.").format(number=request.number, name=name)
+
+
+Moved = tuple[ServiceRequest, str]  # the request after the move, and the thank-you toast
+Move = Callable[[AsyncSession, User, StaffCb, StaffContext], Awaitable[Moved]]
+
+# The card's moves: each a domain operation and its toast; one handler per action, from here.
+MOVES: dict[StaffAction, Move] = {
+    StaffAction.TAKE: _take,
+    StaffAction.START: _start,
+    StaffAction.DONE: _finish,
+    StaffAction.ASSIGN_TO: _assign_to,
+}
+
+
+def move_chosen(move: Move) -> Callable[..., Awaitable[None]]:
+    """The handler of one move: the domain decides whether it may happen now; the card is
+    shown anew with a short thank-you."""
+
+    async def chosen(
+        callback: CallbackQuery,
+        callback_data: StaffCb,
+        callback_answer: CallbackAnswer,
+        session: AsyncSession,
+        user: User,
+        office: OfficeSettings,
+        i18n: I18n,
+    ) -> None:
+        ctx = _context_of(callback, office)
+        if ctx is None:
+            return stale(callback_answer)
+        request, thanks = await move(session, user, callback_data, ctx)
+        await _moved_on(callback, callback_answer, request, thanks, office, i18n)
+
+    chosen.__name__ = f"{move.__name__.lstrip('_')}_chosen"
+    return chosen
 
 
 async def assign_chosen(
@@ -235,12 +223,8 @@ def setup() -> Router:
     """Under the staff router (`IsStaff`); the card is pressed in the staff group or in a
     private chat, so there is no chat filter here."""
     router = Router(name=__name__)
-    router.callback_query.register(take_chosen, StaffCb.filter(F.action == StaffAction.TAKE))
-    router.callback_query.register(start_chosen, StaffCb.filter(F.action == StaffAction.START))
-    router.callback_query.register(done_chosen, StaffCb.filter(F.action == StaffAction.DONE))
-    router.callback_query.register(
-        assignee_chosen, StaffCb.filter(F.action == StaffAction.ASSIGN_TO)
-    )
+    for action, move in MOVES.items():
+        router.callback_query.register(move_chosen(move), StaffCb.filter(F.action == action))
     router.callback_query.register(assign_chosen, StaffCb.filter(F.action == StaffAction.ASSIGN))
     router.callback_query.register(back_chosen, StaffCb.filter(F.action == StaffAction.BACK))
     router.callback_query.register(reject_chosen, StaffCb.filter(F.action == StaffAction.REJECT))
