@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
+from models.errors import DomainError
 from models.notification_kinds import NotificationKind
 from models.office import OfficeSettings
 from models.outbox import enqueue_to
@@ -38,12 +39,43 @@ INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out ov
 INVITE_LENGTH = 8
 
 
-class RegistrationError(Exception):
+class RegistrationCode(enum.StrEnum):
+    """Why registration, a family link or an invite code was refused."""
+
+    # what people type
+    NAME_TOO_SHORT = "name_too_short"
+    NAME_TOO_LONG = "name_too_long"
+    NAME_NOT_LETTERS = "name_not_letters"  # digits only, a command, or symbols
+    RELATION_TOO_LONG = "relation_too_long"
+    BAD_RELATION = "bad_relation"
+    CONTACT_NOT_OWN = "contact_not_own"  # a shared contact that is someone else's
+    CONTACT_PHONE_UNUSABLE = "contact_phone_unusable"  # not a Chinese number
+    # a registration whose answers no longer hold (a stale form after an upgrade)
+    BAD_NAME = "bad_name"
+    BAD_PHONE = "bad_phone"
+    BAD_BIRTHDAY = "bad_birthday"
+    UNKNOWN_GRID = "unknown_grid"
+    UNKNOWN_LANGUAGE = "unknown_language"
+    NO_ROLE = "no_role"
+    # family links
+    NOT_FOUND = "not_found"
+    NOT_ALLOWED = "not_allowed"  # only the retiree (or staff) decide a link
+    ALREADY_DECIDED = "already_decided"
+    # invite codes
+    NOT_ADMIN = "not_admin"  # only an administrator creates codes
+    BAD_ROLE = "bad_role"
+    INVALID_CODE = "invalid_code"
+    USED_CODE = "used_code"
+    EXPIRED_CODE = "expired_code"
+
+
+class RegistrationError(DomainError):
     """A rule said no; `code` tells the conversation which kind answer to give."""
 
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+    code: RegistrationCode
+
+    def __init__(self, code: RegistrationCode, detail: str = "") -> None:
+        super().__init__(code, detail)
 
 
 # -- reading what people type ------------------------------------------------------------------
@@ -101,30 +133,59 @@ def age_on(born: date, today: date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
-def clean_name(text: str | None) -> str | None:
+def read_name(text: str | None) -> str:
     """A person's name: plain text, NAME_MIN_LENGTH..NAME_MAX_LENGTH characters, no commands,
-    no digits-only, no line breaks. Inner runs of spaces are collapsed."""
-    if not text:
-        return None
-    name = " ".join(text.split())
-    if not NAME_MIN_LENGTH <= len(name) <= NAME_MAX_LENGTH:
-        return None
+    no digits-only, no line breaks. Inner runs of spaces are collapsed. Raises
+    RegistrationError(NAME_TOO_LONG | NAME_TOO_SHORT | NAME_NOT_LETTERS): it says why."""
+    name = " ".join((text or "").split())
+    if len(name) > NAME_MAX_LENGTH:
+        raise RegistrationError(RegistrationCode.NAME_TOO_LONG)
+    if len(name) < NAME_MIN_LENGTH:
+        raise RegistrationError(RegistrationCode.NAME_TOO_SHORT)
     if name.startswith("/") or not any(ch.isalpha() for ch in name):
-        return None
+        raise RegistrationError(RegistrationCode.NAME_NOT_LETTERS)
     if any(ch in "<>{}[]@#\\|" for ch in name):
-        return None
+        raise RegistrationError(RegistrationCode.NAME_NOT_LETTERS)
     return name
 
 
-def clean_relation(text: str | None) -> str | None:
-    if not text:
+def clean_name(text: str | None) -> str | None:
+    """The name `read_name` reads, or None when it is not one (whatever the reason)."""
+    try:
+        return read_name(text)
+    except RegistrationError:
         return None
-    relation = " ".join(text.split())
-    if not 1 <= len(relation) <= RELATION_MAX_LENGTH or relation.startswith("/"):
-        return None
-    if not any(ch.isalpha() for ch in relation):
-        return None
+
+
+def read_relation(text: str | None) -> str:
+    """How a family member is related ("Son", "nephew"): a word or two. Raises
+    RegistrationError(RELATION_TOO_LONG | BAD_RELATION)."""
+    relation = " ".join((text or "").split())
+    if len(relation) > RELATION_MAX_LENGTH:
+        raise RegistrationError(RegistrationCode.RELATION_TOO_LONG)
+    if not relation or relation.startswith("/") or not any(ch.isalpha() for ch in relation):
+        raise RegistrationError(RegistrationCode.BAD_RELATION)
     return relation
+
+
+def clean_relation(text: str | None) -> str | None:
+    """The relation `read_relation` reads, or None."""
+    try:
+        return read_relation(text)
+    except RegistrationError:
+        return None
+
+
+def own_phone_from_contact(phone_number: str, contact_user_id: int | None, sender_id: int) -> str:
+    """The number of a contact shared with the contact button. Only the person's own contact
+    tells their number (and it counts as verified when claiming a profile staff entered).
+    Raises RegistrationError(CONTACT_NOT_OWN | CONTACT_PHONE_UNUSABLE)."""
+    if contact_user_id != sender_id:
+        raise RegistrationError(RegistrationCode.CONTACT_NOT_OWN)
+    phone = normalize_phone(phone_number)
+    if phone is None:
+        raise RegistrationError(RegistrationCode.CONTACT_PHONE_UNUSABLE)
+    return phone
 
 
 def _same_name(a: str, b: str) -> bool:
@@ -136,7 +197,7 @@ def _same_name(a: str, b: str) -> bool:
 
 def set_language(user: User, locale: str) -> None:
     if locale not in SUPPORTED_LANGUAGES:
-        raise RegistrationError("unknown_language")
+        raise RegistrationError(RegistrationCode.UNKNOWN_LANGUAGE)
     user.language = locale
 
 
@@ -145,7 +206,7 @@ def finish_onboarding(user: User, role: Role | None = None) -> None:
     if role is not None and not user.is_staff:
         user.role = role
     if user.role is None:
-        raise RegistrationError("no_role")
+        raise RegistrationError(RegistrationCode.NO_ROLE)
     if user.onboarded_at is None:
         user.onboarded_at = utcnow()
 
@@ -201,13 +262,13 @@ async def register_retiree(
     name = clean_name(full_name)
     normalized = normalize_phone(phone)
     if name is None:
-        raise RegistrationError("bad_name")
+        raise RegistrationError(RegistrationCode.BAD_NAME)
     if normalized is None:
-        raise RegistrationError("bad_phone")
+        raise RegistrationError(RegistrationCode.BAD_PHONE)
     if not MIN_AGE <= age_on(birthday, today) <= MAX_AGE:
-        raise RegistrationError("bad_birthday")
+        raise RegistrationError(RegistrationCode.BAD_BIRTHDAY)
     if grid_id is not None and await session.get(Grid, grid_id) is None:
-        raise RegistrationError("unknown_grid")
+        raise RegistrationError(RegistrationCode.UNKNOWN_GRID)
 
     claimed = False
     profile = await session.scalar(select(RetireeProfile).where(RetireeProfile.user_id == user.id))
@@ -279,7 +340,7 @@ async def request_family_link(
     member (onboarded) whatever the outcome, so they can try again from their menu."""
     relation_clean = clean_relation(relation)
     if relation_clean is None:
-        raise RegistrationError("bad_relation")
+        raise RegistrationError(RegistrationCode.BAD_RELATION)
     if family_user.role is None:
         finish_onboarding(family_user, Role.FAMILY)
     elif family_user.onboarded_at is None:
@@ -351,14 +412,14 @@ async def decide_family_link(
     session: AsyncSession, actor: User, link_id: int, *, approve: bool
 ) -> FamilyLink:
     """Approve or decline a pending link; the family member is told through the outbox.
-    Raises RegistrationError("not_found" | "not_allowed" | "already_decided")."""
+    Raises RegistrationError(NOT_FOUND | NOT_ALLOWED | ALREADY_DECIDED)."""
     link = await session.get(FamilyLink, link_id)
     if link is None:
-        raise RegistrationError("not_found")
+        raise RegistrationError(RegistrationCode.NOT_FOUND)
     if not await may_decide_link(actor, link):
-        raise RegistrationError("not_allowed")
+        raise RegistrationError(RegistrationCode.NOT_ALLOWED)
     if link.status != LinkStatus.PENDING:
-        raise RegistrationError("already_decided")
+        raise RegistrationError(RegistrationCode.ALREADY_DECIDED)
     now = utcnow()
     link.status = LinkStatus.APPROVED if approve else LinkStatus.REJECTED
     link.decided_by_id = actor.id
@@ -423,9 +484,9 @@ async def create_invite_code(
 ) -> InviteCode:
     """Only an administrator creates codes; each is good for one person, until it expires."""
     if creator.role != Role.ADMIN:
-        raise RegistrationError("not_allowed")
+        raise RegistrationError(RegistrationCode.NOT_ADMIN)
     if role not in STAFF_ROLES_BY_INVITE:
-        raise RegistrationError("bad_role")
+        raise RegistrationError(RegistrationCode.BAD_ROLE)
     now = now or utcnow()
     code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
     invite = InviteCode(code=code, role=role, created_by_id=creator.id, expires_at=now + ttl)
@@ -442,16 +503,16 @@ async def redeem_invite_code(
     session: AsyncSession, user: User, text: str, *, now: datetime | None = None
 ) -> Role:
     """Uses the code for `user` (atomically: two people typing it at once, one wins).
-    Raises RegistrationError("invalid_code" | "used_code" | "expired_code")."""
+    Raises RegistrationError(INVALID_CODE | USED_CODE | EXPIRED_CODE)."""
     now = now or utcnow()
     code = normalize_invite_code(text)
     invite = await session.scalar(select(InviteCode).where(InviteCode.code == code))
     if invite is None or not code:
-        raise RegistrationError("invalid_code")
+        raise RegistrationError(RegistrationCode.INVALID_CODE)
     if invite.used_at is not None:
-        raise RegistrationError("used_code")
+        raise RegistrationError(RegistrationCode.USED_CODE)
     if invite.expires_at is not None and invite.expires_at <= now:
-        raise RegistrationError("expired_code")
+        raise RegistrationError(RegistrationCode.EXPIRED_CODE)
     claimed = await session.execute(
         update(InviteCode)
         .where(InviteCode.id == invite.id)
@@ -460,7 +521,7 @@ async def redeem_invite_code(
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        raise RegistrationError("used_code")
+        raise RegistrationError(RegistrationCode.USED_CODE)
     role = invite.role
     user.role = role
     if user.onboarded_at is None:
