@@ -7,7 +7,8 @@ Everything a conversation does with a form is then a lookup in that table:
 - going on to the next step (skipping steps that do not apply), or back to the review when the
   person was changing one answer from it;
 - going back one step;
-- editing one field from the review (`Form.edit(ctx, field)`);
+- editing one field from the review (`Form.edit(ctx, field)`), or asking which one first (the
+  form's `change` step: its buttons are the labels of the fields that apply);
 - resuming after /language: the current state's question, asked again in the new language;
 - the kind hint for an unexpected message (`FormRegistry.prompt(state)`).
 
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias, TypeVar, cast
 
 from aiogram import Router
@@ -49,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.common import form_keyboard, is_command
 from handlers.common import state_prompt as legacy_prompt
+from handlers.filters import is_label
 from handlers.ui import edit_or_send, message_of
 from models.office import OfficeSettings
 from models.users import User
@@ -152,14 +154,21 @@ class Form:
         *,
         data_key: str,
         review: Step | None = None,
+        change: Step | None = None,
         finish: Callable[[StepContext], Awaitable[None]] | None = None,
     ) -> None:
         """`review` is the summary step the form ends on (its buttons are the capability's);
-        without one, `finish` runs when the last step is answered."""
+        without one, `finish` runs when the last step is answered. `change` is the "what would
+        you like to change?" step the review's change button leads to (`ask_change`): unless
+        it has a keyboard of its own, its buttons are the labels of the fields that apply, and
+        a label (in any language) asks that field's step, which comes back to the review."""
         self.name = name
         self.steps = list(steps)
         self.data_key = data_key
         self.review = review
+        if change is not None and change.keyboard is None:
+            change = replace(change, keyboard=self.change_keyboard)
+        self.change = change
         self.finish = finish
         self._by_state = {s.state.state: s for s in self.all_steps()}
         if len(self._by_state) != len(self.all_steps()):
@@ -167,7 +176,7 @@ class Form:
 
     # -- the table ---------------------------------------------------------------------------
     def all_steps(self) -> list[Step]:
-        return [*self.steps, *([self.review] if self.review else [])]
+        return [*self.steps, *(s for s in (self.review, self.change) if s is not None)]
 
     def step_for(self, state: str | None) -> Step | None:
         return self._by_state.get(state) if state else None
@@ -258,7 +267,7 @@ class Form:
     async def back(self, ctx: StepContext, step: Step, *, in_place: bool = False) -> bool:
         """One step back (the nearest earlier step that applies). False at the first step."""
         await self._load(ctx)
-        index = len(self.steps) if step is self.review else self.steps.index(step)
+        index = self.steps.index(step) if step in self.steps else len(self.steps)
         for earlier in reversed(self.steps[:index]):
             if await self._applies(ctx, earlier):
                 await self.ask(ctx, earlier, in_place=in_place)
@@ -273,6 +282,36 @@ class Form:
         await self.store(ctx, **{EDITING: True})
         await self.ask(ctx, step)
         return True
+
+    async def editable(self, ctx: StepContext) -> list[Step]:
+        """The fields the review may send the person back to, among the steps that apply."""
+        return [s for s in self.fields() if await self._applies(ctx, s)]
+
+    async def change_keyboard(self, ctx: StepContext) -> Markup:
+        """The `change` step's buttons: the labels of the editable fields, two a row."""
+        labels = [s.label() for s in await self.editable(ctx) if s.label is not None]
+        return form_keyboard(*(labels[i : i + 2] for i in range(0, len(labels), 2)))
+
+    async def ask_change(self, ctx: StepContext) -> None:
+        """From the review: which answer would you like to change?"""
+        assert self.change is not None
+        await self._load(ctx)
+        await self.ask(ctx, self.change)
+
+    async def _change_chosen(self, message: Message, ctx: StepContext) -> None:
+        assert self.change is not None
+        chosen = next(
+            (
+                s
+                for s in await self.editable(ctx)
+                if s.field and s.label and is_label(message.text, s.label)
+            ),
+            None,
+        )
+        if chosen is None or chosen.field is None:
+            await self.ask(ctx, self.change, problem=default_problem(message))
+            return
+        await self.edit(ctx, chosen.field)
 
     async def show_review(self, ctx: StepContext) -> None:
         assert self.review is not None
@@ -298,9 +337,14 @@ class Form:
     async def take_text(self, message: Message, ctx: StepContext) -> None:
         """Feed a message to the current step's `parse`; a refusal asks again, data kept."""
         step = self.step_for(await ctx.state.get_state())
-        if step is None or step.parse is None:
+        if step is None:
             return
         await self._load(ctx)
+        if step is self.change:
+            await self._change_chosen(message, ctx)
+            return
+        if step.parse is None:
+            return
         try:
             values: dict[str, Any] = await _resolve(step.parse(message, ctx))
         except Invalid as refusal:
@@ -312,7 +356,7 @@ class Form:
         """The message handler for every step that reads typed answers. Include it after the
         capability's own handlers for those states (buttons, contacts), so they win."""
         router = Router(name=f"form:{self.name}")
-        states = [s.state for s in self.all_steps() if s.parse is not None]
+        states = [s.state for s in self.all_steps() if s.parse is not None or s is self.change]
 
         async def answer_typed(message: Message, **data: Any) -> None:
             await self.take_text(message, StepContext.of(message, data))
