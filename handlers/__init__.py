@@ -3,8 +3,9 @@ order, fallbacks last.
 
     root
     ├── private            (messages: private chats only, the filter set once here)
-    │   ├── navigation     /cancel, 🏠, /menu, /help, /language: work in any state
-    │   ├── start, onboarding, family, staff invites
+    │   ├── navigation     /cancel, 🏠, /menu, /help: work in any state
+    │   ├── start, language (/language too, in any state)
+    │   ├── onboarding (its forms), family screens, staff invites
     │   └── capabilities   each a router of its own, its staff screens behind `IsStaff`
     ├── capability routers for other chats (the staff group's request cards)
     ├── capability error handlers (domain refusals, in the person's language)
@@ -27,16 +28,28 @@ from handlers.notifications import NotificationRenderers
 
 
 def setup() -> Router:
-    from handlers import errors, fallback, family, navigation, onboarding, staff_invites, start
+    from handlers import (
+        errors,
+        fallback,
+        family,
+        language,
+        navigation,
+        onboarding,
+        staff_invites,
+        start,
+    )
     from handlers import requests as service_requests
     from handlers.activities import setup as activities_setup
+    from handlers.onboarding import errors as onboarding_errors
 
     private = Router(name="private")
     private.message.filter(F.chat.type == "private")
     private.include_routers(
         navigation.setup(),
         start.setup(),
-        *_attachable([onboarding.router, family.router]),
+        language.setup(),
+        onboarding.setup(),
+        family.setup(),
         staff_invites.setup(),
     )
     root = Router(name="handlers")
@@ -44,6 +57,7 @@ def setup() -> Router:
         private,
         service_requests.setup(),
         activities_setup(),
+        onboarding_errors.setup(),  # refused registrations, family links, invite codes
         errors.setup(),  # errors only: the last resort when a handler fails
         fallback.setup(),
     )
@@ -52,10 +66,16 @@ def setup() -> Router:
 
 def forms() -> FormRegistry:
     """Every form of the bot, for navigation (hints, resuming after /language)."""
+    from handlers import onboarding, staff_invites
     from handlers import requests as service_requests
     from handlers.activities import FORMS as ACTIVITY_FORMS
 
-    all_forms: list[Form] = [*service_requests.FORMS, *ACTIVITY_FORMS]
+    all_forms: list[Form] = [
+        *onboarding.FORMS,
+        *staff_invites.FORMS,
+        *service_requests.FORMS,
+        *ACTIVITY_FORMS,
+    ]
     return FormRegistry(all_forms)
 
 
@@ -81,12 +101,3 @@ def print_router_tree(router: Router, indent: int = 0) -> str:
     for child in router.sub_routers:
         lines.append(print_router_tree(child, indent + 1))
     return "\n".join(lines)
-
-
-def _attachable(routers: list[Router]) -> list[Router]:
-    # Transitional, until every capability builds its routers in a setup() factory: module
-    # singletons can be attached to one parent only, so a second Dispatcher in the process
-    # forgets the previous parent (aiogram keeps it in the private `_parent_router`).
-    for router in routers:
-        router._parent_router = None
-    return routers

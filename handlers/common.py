@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from aiogram.fsm.state import State
 from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
-from aiogram.utils.i18n import I18n, get_i18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
 
@@ -21,16 +20,6 @@ if TYPE_CHECKING:
 
 def back_to_menu_text() -> str:
     return "🏠 " + _("Back to menu")
-
-
-def back_to_menu_texts(i18n: I18n | None = None) -> set[str]:
-    """The button's label in every language (an old keyboard may still show another one)."""
-    i18n = i18n or get_i18n()
-    texts = set()
-    for locale in i18n.available_locales:
-        with i18n.use_locale(locale):
-            texts.add(back_to_menu_text())
-    return texts
 
 
 def form_keyboard(

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from aiogram.filters import Filter
 from aiogram.types import Message, ReplyKeyboardMarkup
-from aiogram.utils.i18n import I18n, get_i18n
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import ReplyKeyboardBuilder
 
+from handlers.filters import in_all_locales, is_label
 from models.users import Role, User
 
 
@@ -61,14 +62,6 @@ def main_menu_keyboard(user: User) -> ReplyKeyboardMarkup:
     return builder.as_markup(resize_keyboard=True, is_persistent=True, input_field_placeholder=None)
 
 
-def _texts_in_all_locales(item: MenuItem, i18n: I18n) -> set[str]:
-    texts = set()
-    for locale in i18n.available_locales:
-        with i18n.use_locale(locale):
-            texts.add(item.text())
-    return texts
-
-
 class MenuButton(Filter):
     """Matches a press of the menu button `key`, whatever language its label was sent in."""
 
@@ -77,9 +70,7 @@ class MenuButton(Filter):
 
     async def __call__(self, message: Message) -> bool:
         item = _ITEMS.get(self.key)
-        if item is None or not message.text:
-            return False
-        return message.text in _texts_in_all_locales(item, get_i18n())
+        return item is not None and is_label(message.text, item.text)
 
 
 # -- showing the menu --------------------------------------------------------------------------
@@ -87,15 +78,6 @@ class MenuButton(Filter):
 
 def start_button_text() -> str:
     return "▶️ " + _("Start")
-
-
-def start_button_texts(i18n: I18n | None = None) -> set[str]:
-    i18n = i18n or get_i18n()
-    texts = set()
-    for locale in i18n.available_locales:
-        with i18n.use_locale(locale):
-            texts.add(start_button_text())
-    return texts
 
 
 def start_keyboard() -> ReplyKeyboardMarkup:
@@ -120,10 +102,7 @@ async def show_menu(message: Message, user: User | None, text: str | None = None
 
 def is_menu_text(text: str | None, i18n: I18n | None = None) -> bool:
     """Whether `text` is the label of any main-menu button, in any language."""
-    if not text:
-        return False
-    i18n = i18n or get_i18n()
-    return any(text in _texts_in_all_locales(item, i18n) for item in _ITEMS.values())
+    return bool(text) and any(text in in_all_locales(item.text, i18n) for item in _ITEMS.values())
 
 
 class AnyMenuButton(Filter):

@@ -1,5 +1,6 @@
 """The way out and the way around, in any state: /cancel, the back-to-menu button, /menu,
-/help, /language; and a kind hint for an unknown command in the middle of a form.
+/help; and a kind hint for an unknown command in the middle of a form. (/language and its menu
+button: handlers/language.py.)
 
 This router comes first, so these work whatever form a user is in.
 """
@@ -10,24 +11,17 @@ from aiogram import Dispatcher, Router
 from aiogram.filters import Command, Filter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from handlers.common import back_to_menu_texts, is_command, keep_going_hint
+from handlers.common import back_to_menu_text, is_command, keep_going_hint
+from handlers.filters import TextIs
 from handlers.forms import FormRegistry
 from handlers.menu import MenuButton, register_menu_item, show_menu
-from handlers.onboarding import ask_language, is_resumable
 from models.users import Role, User
 
 ALL_ROLES = frozenset(Role)
 
 register_menu_item("help", "❓", lambda: _("Help"), ALL_ROLES, order=900)
-register_menu_item("language", "🌐", lambda: _("Language"), ALL_ROLES, order=910)
-
-
-class BackToMenu(Filter):
-    async def __call__(self, message: Message, i18n: I18n) -> bool:
-        return bool(message.text) and message.text in back_to_menu_texts(i18n)
 
 
 _KNOWN_COMMANDS: dict[int, frozenset[str]] = {}
@@ -118,17 +112,6 @@ async def cmd_help(
     await show_menu(message, user, help_text(user))
 
 
-async def cmd_language(message: Message, state: FSMContext, user: User, i18n: I18n) -> None:
-    """Registration and the family form resume where they were in the new language; any
-    other form is left (its keyboards are its own)."""
-    current = await state.get_state()
-    if current is not None and is_resumable(current):
-        await state.update_data(_resume=current)
-    else:
-        await state.clear()
-    await ask_language(message, state, user, i18n)
-
-
 async def unknown_command_in_form(message: Message, state: FSMContext, forms: FormRegistry) -> None:
     """State and data are kept: the user just gets the question again."""
     current = await state.get_state()
@@ -139,11 +122,9 @@ def setup() -> Router:
     """First among the private-chat routers: these work whatever form a person is in."""
     router = Router(name=__name__)
     router.message.register(cmd_cancel, Command("cancel"))
-    router.message.register(cmd_cancel, BackToMenu())
+    router.message.register(cmd_cancel, TextIs(back_to_menu_text))
     router.message.register(cmd_menu, Command("menu"))
     router.message.register(cmd_help, Command("help"))
     router.message.register(cmd_help, MenuButton("help"))
-    router.message.register(cmd_language, Command("language"))
-    router.message.register(cmd_language, MenuButton("language"))
     router.message.register(unknown_command_in_form, ~StateFilter(None), UnknownCommand())
     return router

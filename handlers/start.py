@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiogram import Router
-from aiogram.filters import CommandStart, Filter
+from aiogram.filters import CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
@@ -11,17 +11,11 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.family import render_link_request
-from handlers.menu import main_menu_keyboard, start_button_texts
-from handlers.onboarding import ask_language
+from handlers.filters import TextIs
+from handlers.language import ask_language
+from handlers.menu import main_menu_keyboard, start_button_text
 from models.registration import pending_links_for_retiree
 from models.users import User, mark_reachable
-
-
-class StartButton(Filter):
-    """The "Start" button shown to someone who left registration half-way."""
-
-    async def __call__(self, message: Message) -> bool:
-        return bool(message.text) and message.text in start_button_texts()
 
 
 async def cmd_start(
@@ -56,5 +50,6 @@ async def ask_pending_links_again(message: Message, session: AsyncSession, user:
 def setup() -> Router:
     router = Router(name=__name__)
     router.message.register(cmd_start, CommandStart())
-    router.message.register(cmd_start, StartButton())
+    # the "Start" button shown to someone who left registration half-way
+    router.message.register(cmd_start, TextIs(start_button_text))
     return router

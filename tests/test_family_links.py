@@ -146,8 +146,8 @@ async def test_family_member_links_and_retiree_approves(
     assert "李桂兰" in view.text and tr(i18n, locale, "linked") in view.text
     add = view.callback_data(tr(i18n, locale, "Add a relative"))
     sent = await chat.press(son, add)
-    assert sent[0].method == "answerCallbackQuery"
-    assert tr(i18n, locale, "Let's add a relative.") in sent[1].text
+    assert [r.method for r in sent].count("answerCallbackQuery") == 1
+    assert tr(i18n, locale, "Let's add a relative.") in only_message(sent).text
 
 
 async def test_retiree_declines(family_chat: Chat, session: AsyncSession, i18n: I18n) -> None:
@@ -250,7 +250,7 @@ async def test_a_menu_button_pressed_in_the_form_leaves_it(
     await family_asks(family_chat, SON, "en", phone="13900002222", name="李桂兰")
     sent = await family_chat.send(SON, "👨‍👩‍👧 My family")
     sent = await family_chat.press(SON, only_message(sent).callback_data("Add a relative"))
-    assert "How are you related" in sent[-1].text
+    assert "How are you related" in only_message(sent).text
     sent = await family_chat.send(SON, "👨‍👩‍👧 My family")  # not taken as the relation
     assert "Your relatives:" in only_message(sent).text
     assert await session.scalar(select(FsmRecord.state)) is None

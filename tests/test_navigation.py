@@ -163,3 +163,44 @@ async def test_language_change_mid_registration_keeps_the_answers(
     summary = only_message(sent)
     assert "吴玉珍" in summary.text and "13600001111" in summary.text
     assert "1950-02-03 (solar calendar)" in summary.text
+
+
+async def test_language_mid_family_form_and_invite_code_resumes(
+    chat: Chat, session: AsyncSession
+) -> None:
+    son = Person(id=40004, first_name="Son", language_code="en")
+    await choose_language(chat, son, "en")
+    await chat.send(son, "👨‍👩‍👧 I am a family member")
+    await chat.send(son, "Nephew")
+    await chat.send(son, "/language")
+    sent = await chat.send(son, "繁體中文")
+    question = [r for r in sent if r.method == "sendMessage"][-1]
+    assert question.text == "請輸入您家長者的電話號碼。"
+    assert question.button_texts() == ["🏠 返回主選單"]
+    sent = await chat.send(son, "13900002222")
+    assert only_message(sent).text == "請輸入您家長者的姓名。"  # on to the name
+
+    newcomer = Person(id=40005, first_name="New", language_code="en")
+    await choose_language(chat, newcomer, "en")
+    await chat.send(newcomer, "🧑‍💼 I work at the service office")
+    await chat.send(newcomer, "/language")
+    sent = await chat.send(newcomer, "简体中文")
+    question = [r for r in sent if r.method == "sendMessage"][-1]
+    assert "邀请码" in question.text
+
+
+async def test_language_in_a_state_of_no_form_leaves_it(chat: Chat, session: AsyncSession) -> None:
+    """A capability whose forms are not tables yet: its keyboards are its own, so the
+    conversation is left, as before."""
+    from aiogram.fsm.storage.base import StorageKey
+
+    await registered_admin(chat)
+    key = StorageKey(bot_id=chat.bot.id, chat_id=ADMIN.id, user_id=ADMIN.id)
+    assert chat.dispatcher.storage is not None
+    await chat.dispatcher.storage.set_state(key, "SomeOldForm:step")
+    await chat.send(ADMIN, "/language")
+    sent = await chat.send(ADMIN, "English")
+    answer = only_message(sent)
+    assert answer.text == "Done. I will speak English with you from now on."
+    assert "❓ Help" in answer.button_texts()
+    assert await current_state(session) is None

@@ -335,3 +335,67 @@ async def test_bootstrap_admin_only_chooses_a_language(chat: Chat, session: Asyn
     assert any("邀請" in b for b in answer.button_texts())
     user = await load_user(session, admin.id)
     assert user.role == Role.ADMIN and user.language == "zh_Hant" and user.is_onboarded
+
+
+async def test_a_new_birthday_asks_its_calendar_then_the_review(
+    chat: Chat, session: AsyncSession
+) -> None:
+    await add_grids(session)
+    person = Person(id=10009, first_name="Zheng", language_code="en")
+    await choose_language(chat, person, "en")
+    await chat.send(person, "👴 I am a retiree")
+    await chat.send(person, "Zheng Hui")
+    await chat.send(person, "13700003333")
+    await chat.send(person, "1950-01-01")
+    await chat.send(person, "☀️ Solar calendar (Gregorian)")
+    await chat.send(person, "东区")
+    sent = await chat.send(person, "✏️ Change something")
+    assert only_message(sent).button_texts()[:4] == ["Name", "Phone", "Birthday", "Community"]
+    sent = await chat.send(person, "Birthday")
+    assert "When is your birthday?" in only_message(sent).text
+    sent = await chat.send(person, "1951-02-03")
+    assert "solar or by the lunar" in only_message(sent).text  # the calendar again
+    sent = await chat.send(person, "🌙 Lunar calendar")
+    summary = only_message(sent)  # straight back to the review, the community kept
+    assert "1951-02-03 (lunar calendar)" in summary.text and "东区" in summary.text
+    # a label of another language still picks the field; a wrong one asks again
+    sent = await chat.send(person, "✏️ Change something")
+    sent = await chat.send(person, "Nothing")
+    assert "What would you like to change?" in only_message(sent).text
+    sent = await chat.send(person, "社区")
+    assert "Which community" in only_message(sent).text
+    sent = await chat.send(person, "西区")
+    assert "西区" in only_message(sent).text and "Is everything correct?" in sent[0].text
+    await chat.send(person, "✅ Yes, that is correct")
+    user = await load_user(session, person.id)
+    assert user.profile is not None and user.profile.birthday == date(1951, 2, 3)
+    assert user.profile.birthday_is_lunar and user.profile.grid is not None
+    assert user.profile.grid.name == "西区"
+
+
+async def test_language_at_the_review_and_the_change_question(
+    chat: Chat, session: AsyncSession
+) -> None:
+    person = Person(id=10010, first_name="Feng", language_code="en")
+    await choose_language(chat, person, "en")
+    await chat.send(person, "👴 I am a retiree")
+    await chat.send(person, "Feng Lan")
+    await chat.send(person, "13700004444")
+    await chat.send(person, "1950-01-01")
+    await chat.send(person, "☀️ Solar calendar (Gregorian)")
+    await chat.send(person, "/language")
+    sent = await chat.send(person, "简体中文")
+    done, review = (r for r in sent if r.method == "sendMessage")
+    assert done.text == "好的，以后我就用简体中文和您说话。"
+    assert "Feng Lan" in review.text and "13700004444" in review.text
+    assert review.button_texts()[:2] == ["✅ 对，没问题", "✏️ 我要修改"]
+    sent = await chat.send(person, "✏️ 我要修改")
+    await chat.send(person, "/language")
+    sent = await chat.send(person, "English")
+    question = [r for r in sent if r.method == "sendMessage"][-1]
+    assert question.text == "What would you like to change? Please tap a button."
+    assert question.button_texts()[:3] == ["Name", "Phone", "Birthday"]
+    sent = await chat.send(person, "Phone")
+    assert "phone number" in only_message(sent).text
+    sent = await chat.send(person, "13700005555")
+    assert "13700005555" in only_message(sent).text and "Feng Lan" in sent[0].text
