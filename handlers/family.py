@@ -21,7 +21,7 @@ from handlers.forms import StepContext
 from handlers.menu import MenuButton, register_menu_item
 from handlers.notifications import Rendered, Renderer
 from handlers.onboarding.family_link import start_link_form
-from handlers.ui import edit_or_send, message_of
+from handlers.ui import edit_or_send
 from models.notification_kinds import NotificationKind
 from models.registration import decide_family_link, links_of
 from models.users import LinkStatus, Role, User
@@ -81,9 +81,9 @@ async def my_family(message: Message, state: FSMContext, session: AsyncSession, 
 
 
 async def add_relative(callback: CallbackQuery, **data: Any) -> None:
-    message = message_of(callback)
-    if message is not None and message.chat.type == "private":
-        await start_link_form(StepContext.of(message, data), first_time=False)
+    ctx = StepContext.of_query(callback, data)
+    if ctx is not None and ctx.message.chat.type == "private":
+        await start_link_form(ctx, first_time=False)
 
 
 # -- approval ----------------------------------------------------------------------------------
