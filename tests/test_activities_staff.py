@@ -146,9 +146,10 @@ async def test_staff_attendance_export_cancel_and_capacity(
     edit = last_message(await chat.press(STAFF, card.callback_data("修改")))
     question = last_message(await chat.press(STAFF, edit.callback_data("名额")))
     assert "多少个名额" in question.text
-    # Not a number: refused with a hint that asks again, and nothing is saved.
+    # Not a number: refused with the same hint as in the create form (the edit reuses its
+    # step), the question asked again, and nothing is saved.
     refused = last_message(await chat.send(STAFF, "abc"))
-    assert "没看懂" in refused.text and "多少个名额" in refused.text, refused.text
+    assert "请写一个整数" in refused.text and "多少个名额" in refused.text, refused.text
     assert await _capacity(session, activity.id) == 1
     saved = [r.text for r in await chat.send(STAFF, "2")]
     assert any("1 人补上了名额" in t for t in saved)
