@@ -21,9 +21,12 @@ gets its own tree. `print_router_tree(setup())` shows the tree.
 
 from __future__ import annotations
 
+from functools import cache
+
 from aiogram import F, Router
 
 from handlers.forms import Form, FormRegistry
+from handlers.menu import MenuItem
 from handlers.notifications import NotificationRenderers
 
 
@@ -65,10 +68,12 @@ def setup() -> Router:
 
 
 def forms() -> FormRegistry:
-    """Every form of the bot, for navigation (hints, resuming after /language)."""
-    from handlers import onboarding, staff_invites
+    """Every form of the bot, for navigation (hints, resuming after /language), and the
+    questions asked outside a form."""
+    from handlers import language, onboarding, staff_invites
     from handlers import requests as service_requests
     from handlers.activities import FORMS as ACTIVITY_FORMS
+    from handlers.activities.importing import ImportForm, q_file
 
     all_forms: list[Form] = [
         *onboarding.FORMS,
@@ -76,7 +81,39 @@ def forms() -> FormRegistry:
         *service_requests.FORMS,
         *ACTIVITY_FORMS,
     ]
-    return FormRegistry(all_forms)
+    questions = {
+        str(language.LanguageChoice.language.state): language.q_language,
+        str(ImportForm.file.state): q_file,
+    }
+    return FormRegistry(all_forms, questions)
+
+
+@cache
+def menu_items() -> dict[str, MenuItem]:
+    """Every button of the main menu, declared by its capability; the order on screen is each
+    item's `order`. Built once: the same for every dispatcher."""
+    from handlers import family, language, navigation, staff_invites
+    from handlers.activities import ACTIVITIES_ITEM, MANAGE_ACTIVITIES_ITEM, MY_ACTIVITIES_ITEM
+    from handlers.requests.intake import REQUEST_HELP_ITEM
+    from handlers.requests.mine import MY_REQUESTS_ITEM
+    from handlers.requests.queue import REQUEST_QUEUE_ITEM
+
+    items = [
+        REQUEST_HELP_ITEM,
+        MY_REQUESTS_ITEM,
+        REQUEST_QUEUE_ITEM,
+        ACTIVITIES_ITEM,
+        MY_ACTIVITIES_ITEM,
+        MANAGE_ACTIVITIES_ITEM,
+        family.FAMILY_ITEM,
+        staff_invites.INVITE_ITEM,
+        navigation.HELP_ITEM,
+        language.LANGUAGE_ITEM,
+    ]
+    by_key = {item.key: item for item in items}
+    if len(by_key) != len(items):
+        raise ValueError("two menu items share a key")
+    return by_key
 
 
 def notification_renderers() -> NotificationRenderers:

@@ -6,10 +6,8 @@ forms build their keyboards with these helpers so the button is always there.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from aiogram.fsm.state import State
 from aiogram.types import KeyboardButton, ReplyKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
@@ -40,32 +38,9 @@ def inline_back_to_menu(builder: InlineKeyboardBuilder) -> InlineKeyboardBuilder
     return builder
 
 
-# -- what each form step is asking, for kind hints -------------------------------------------
-# A form registers the question of each of its states; when something unexpected arrives in
-# that state (an unknown command, a sticker...), the navigation and fallback routers answer
-# with a short hint that repeats the question, and the state and its data are kept.
-
-_PROMPTS: dict[str, Callable[[], str]] = {}
-
-
-def register_state_prompt(state: State | str, prompt: Callable[[], str]) -> None:
-    """`prompt` returns the step's question in the current locale (call `_()` inside)."""
-    key = state.state if isinstance(state, State) else state
-    if key is None:
-        raise ValueError("a state prompt needs a concrete state")
-    _PROMPTS[key] = prompt
-
-
-def state_prompt(state: str | None) -> str | None:
-    if state is None:
-        return None
-    prompt = _PROMPTS.get(state)
-    return prompt() if prompt is not None else None
-
-
-def keep_going_hint(state: str | None, forms: FormRegistry | None = None) -> str:
+def keep_going_hint(state: str | None, forms: FormRegistry) -> str:
     """The second half of every mid-form hint: what we are asking, and the way out."""
-    prompt = forms.prompt(state) if forms is not None else state_prompt(state)
+    prompt = forms.prompt(state)
     if prompt:
         return _("Let's continue: {question}").format(question=prompt)
     return _("Please answer the question above, or tap “Back to menu”.")

@@ -18,7 +18,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.forms import StepContext
-from handlers.menu import MenuButton, register_menu_item
+from handlers.menu import MenuButton, menu_item
 from handlers.notifications import Rendered, Renderer
 from handlers.onboarding.family_link import start_link_form
 from handlers.ui import edit_or_send
@@ -26,7 +26,7 @@ from models.notification_kinds import NotificationKind
 from models.registration import decide_family_link, links_of
 from models.users import LinkStatus, Role, User
 
-register_menu_item("family", "👨‍👩‍👧", lambda: _("My family"), {Role.FAMILY}, order=10)
+FAMILY_ITEM = menu_item("family", "👨‍👩‍👧", lambda: _("My family"), {Role.FAMILY}, order=10)
 
 
 class LinkAction(enum.StrEnum):

@@ -29,7 +29,7 @@ registers the one message handler that feeds typed answers to `parse` for every 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias, TypeVar, cast
 
@@ -49,7 +49,6 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.common import form_keyboard, is_command
-from handlers.common import state_prompt as legacy_prompt
 from handlers.filters import is_label
 from handlers.ui import edit_or_send, message_of
 from models.office import OfficeSettings
@@ -368,10 +367,15 @@ class Form:
 
 class FormRegistry:
     """All forms of the bot, for what navigation does in any state: the current question for
-    a hint, and asking it again after /language."""
+    a hint, and asking it again after /language. `questions` are the states that wait for an
+    answer without being a form's step (the language picker, a file to import): they have a
+    question for hints, but nothing to resume."""
 
-    def __init__(self, forms: Iterable[Form]) -> None:
+    def __init__(
+        self, forms: Iterable[Form], questions: Mapping[str, Callable[[], str]] | None = None
+    ) -> None:
         self.forms = list(forms)
+        self.questions = dict(questions or {})
         self._owner: dict[str, Form] = {}
         for form in self.forms:
             for step in form.all_steps():
@@ -389,7 +393,8 @@ class FormRegistry:
         step = form.step_for(state) if form else None
         if step is not None:
             return step.prompt()
-        return legacy_prompt(state)
+        question = self.questions.get(state) if state else None
+        return question() if question is not None else None
 
 
 def text_answer(message: Message) -> str:

@@ -19,9 +19,9 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import ReplyKeyboardBuilder
 
-from handlers.common import form_keyboard, register_state_prompt
+from handlers.common import form_keyboard
 from handlers.forms import FormRegistry, StepContext
-from handlers.menu import MenuButton, main_menu_keyboard, register_menu_item
+from handlers.menu import MenuButton, main_menu_keyboard, menu_item
 from handlers.onboarding.welcome import ask_role
 from models.registration import finish_onboarding, set_language
 from models.users import Role, User
@@ -30,7 +30,7 @@ from models.users import Role, User
 LANGUAGES = {"简体中文": "zh_Hans", "繁體中文": "zh_Hant", "English": "en"}
 RESUME = "_resume"  # in the FSM data: the form state to go back to once a language is chosen
 
-register_menu_item("language", "🌐", lambda: _("Language"), frozenset(Role), order=910)
+LANGUAGE_ITEM = menu_item("language", "🌐", lambda: _("Language"), frozenset(Role), order=910)
 
 
 class LanguageChoice(StatesGroup):
@@ -39,11 +39,8 @@ class LanguageChoice(StatesGroup):
     language = State(group_name="Onboarding")
 
 
-def _q_language() -> str:
+def q_language() -> str:
     return _("Please choose your language.")
-
-
-register_state_prompt(LanguageChoice.language, _q_language)
 
 
 def language_question(i18n: I18n) -> str:
@@ -51,7 +48,7 @@ def language_question(i18n: I18n) -> str:
     lines = []
     for locale in ("zh_Hans", "zh_Hant", "en"):
         with i18n.use_locale(locale):
-            lines.append(_q_language())
+            lines.append(q_language())
     return "\n".join(dict.fromkeys(lines))
 
 

@@ -1,8 +1,9 @@
 """The main menu: a persistent reply keyboard of large buttons, one emoji each, by role.
 
-Capabilities add their buttons with `register_menu_item` at import time and match presses with
-the `MenuButton` filter, which recognises a button's label in any of the three languages (a
-keyboard sent before the user switched language still works).
+Each capability declares its buttons (`X_ITEM = menu_item(...)`); `handlers.menu_items()` lists
+them all, once, in one place. Presses are matched with the `MenuButton` filter, which
+recognises a button's label in any of the three languages (a keyboard sent before the user
+switched language still works).
 """
 
 from __future__ import annotations
@@ -32,25 +33,27 @@ class MenuItem:
         return f"{self.emoji} {self.label()}"
 
 
-_ITEMS: dict[str, MenuItem] = {}
-
-
-def register_menu_item(
+def menu_item(
     key: str,
     emoji: str,
     label: Callable[[], str],
     roles: set[Role] | frozenset[Role],
     order: int = 100,
 ) -> MenuItem:
-    item = MenuItem(key=key, emoji=emoji, label=label, roles=frozenset(roles), order=order)
-    _ITEMS[key] = item
-    return item
+    """A button of the main menu, declared by its capability (listed in `handlers.menu_items`)."""
+    return MenuItem(key=key, emoji=emoji, label=label, roles=frozenset(roles), order=order)
+
+
+def all_items() -> dict[str, MenuItem]:
+    from handlers import menu_items  # the one list; imported late: capabilities import this module
+
+    return menu_items()
 
 
 def menu_items_for(role: Role | None) -> list[MenuItem]:
     if role is None:
         return []
-    return sorted((i for i in _ITEMS.values() if role in i.roles), key=lambda i: i.order)
+    return sorted((i for i in all_items().values() if role in i.roles), key=lambda i: i.order)
 
 
 def main_menu_keyboard(user: User) -> ReplyKeyboardMarkup:
@@ -69,7 +72,7 @@ class MenuButton(Filter):
         self.key = key
 
     async def __call__(self, message: Message) -> bool:
-        item = _ITEMS.get(self.key)
+        item = all_items().get(self.key)
         return item is not None and is_label(message.text, item.text)
 
 
@@ -102,7 +105,9 @@ async def show_menu(message: Message, user: User | None, text: str | None = None
 
 def is_menu_text(text: str | None, i18n: I18n | None = None) -> bool:
     """Whether `text` is the label of any main-menu button, in any language."""
-    return bool(text) and any(text in in_all_locales(item.text, i18n) for item in _ITEMS.values())
+    return bool(text) and any(
+        text in in_all_locales(item.text, i18n) for item in all_items().values()
+    )
 
 
 class AnyMenuButton(Filter):

@@ -16,12 +16,12 @@ from aiogram.utils.i18n import gettext as _
 from handlers.common import back_to_menu_text, is_command, keep_going_hint
 from handlers.filters import TextIs
 from handlers.forms import FormRegistry
-from handlers.menu import MenuButton, register_menu_item, show_menu
+from handlers.menu import MenuButton, menu_item, show_menu
 from models.users import Role, User
 
 ALL_ROLES = frozenset(Role)
 
-register_menu_item("help", "❓", lambda: _("Help"), ALL_ROLES, order=900)
+HELP_ITEM = menu_item("help", "❓", lambda: _("Help"), ALL_ROLES, order=900)
 
 
 _KNOWN_COMMANDS: dict[int, frozenset[str]] = {}

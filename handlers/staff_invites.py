@@ -16,12 +16,12 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.forms import Form, Step, StepContext, text_answer
-from handlers.menu import MenuButton, main_menu_keyboard, register_menu_item
+from handlers.menu import MenuButton, main_menu_keyboard, menu_item
 from models.office import OfficeSettings
 from models.registration import create_invite_code, redeem_invite_code
 from models.users import Role, User
 
-register_menu_item("invite", "🎟️", lambda: _("Invite a colleague"), {Role.ADMIN}, order=800)
+INVITE_ITEM = menu_item("invite", "🎟️", lambda: _("Invite a colleague"), {Role.ADMIN}, order=800)
 
 ROLE_WORDS = {"staff": Role.STAFF, "supervisor": Role.SUPERVISOR, "admin": Role.ADMIN}
 

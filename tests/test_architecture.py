@@ -233,3 +233,40 @@ def test_two_dispatchers_in_one_process_each_get_their_own_routers(
     second = create_dispatcher(settings, sessionmaker, storage=MemoryStorage(), i18n=i18n)
     assert first.sub_routers[0] is not second.sub_routers[0]
     assert first.sub_routers[0].parent_router is first
+
+
+def test_every_declared_menu_button_is_in_the_one_list() -> None:
+    """A capability declares its buttons as module constants; `handlers.menu_items()` is the one
+    list. A button declared but left out of it would silently never show."""
+    import importlib
+    import pkgutil
+
+    from handlers.menu import MenuItem
+
+    declared = set()
+    for module_info in pkgutil.walk_packages(handlers.__path__, "handlers."):
+        module = importlib.import_module(module_info.name)
+        declared |= {v.key for v in vars(module).values() if isinstance(v, MenuItem)}
+    assert declared == set(handlers.menu_items())
+
+
+def test_every_waiting_state_has_a_question_for_hints(i18n: I18n) -> None:
+    """Each state a person can be left in answers an unexpected message with its question."""
+    import importlib
+    import pkgutil
+
+    registry = handlers.forms()
+    missing = []
+    for module_info in pkgutil.walk_packages(handlers.__path__, "handlers."):
+        module = importlib.import_module(module_info.name)
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, StatesGroup)
+                and value is not StatesGroup
+            ):
+                with i18n.context():
+                    missing += [
+                        s.state for s in value.__all_states__ if not registry.prompt(s.state)
+                    ]
+    assert not missing

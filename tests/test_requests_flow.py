@@ -12,8 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from handlers import notification_renderers
-from handlers.menu import _ITEMS
+from handlers import menu_items, notification_renderers
 from handlers.requests.callbacks import (
     CategoryCb,
     DateAction,
@@ -61,7 +60,7 @@ SUPERVISOR = Person(3003, "孙主任")
 
 def menu(i18n: I18n, key: str, locale: str = "zh_Hans") -> str:
     with i18n.context(), i18n.use_locale(locale):
-        return _ITEMS[key].text()
+        return menu_items()[key].text()
 
 
 def shown(requests: list[Any]) -> Any:

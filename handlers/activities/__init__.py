@@ -26,16 +26,16 @@ from handlers.activities.create import CREATE
 from handlers.activities.edit import EDIT
 from handlers.activities.feedback import FEEDBACK
 from handlers.forms import Form
-from handlers.menu import MenuButton, register_menu_item
+from handlers.menu import MenuButton, menu_item
 from models.users import Role
 
-register_menu_item(
+ACTIVITIES_ITEM = menu_item(
     "activities", "🎨", lambda: _("Activities"), {Role.RETIREE, Role.FAMILY}, order=30
 )
-register_menu_item(
+MY_ACTIVITIES_ITEM = menu_item(
     "my_activities", "📅", lambda: _("My activities"), {Role.RETIREE, Role.FAMILY}, order=31
 )
-register_menu_item(
+MANAGE_ACTIVITIES_ITEM = menu_item(
     "manage_activities",
     "🗓",
     lambda: _("Manage activities"),

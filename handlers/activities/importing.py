@@ -85,8 +85,12 @@ async def file_chosen(
     await message.answer("\n".join(lines), reply_markup=main_menu_keyboard(user))
 
 
+def q_file() -> str:
+    return _("Please send the CSV or XLSX file as a document (📎 → File).")
+
+
 async def file_invalid(message: Message) -> None:
-    await message.answer(_("Please send the CSV or XLSX file as a document (📎 → File)."))
+    await message.answer(q_file())
 
 
 def setup() -> Router:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.common import form_keyboard, is_command
 from handlers.filters import TextIs
 from handlers.forms import EDITING, Form, Step, StepContext
-from handlers.menu import AnyMenuButton, MenuButton, main_menu_keyboard, register_menu_item
+from handlers.menu import AnyMenuButton, MenuButton, main_menu_keyboard, menu_item
 from handlers.requests.callbacks import (
     CategoryCb,
     DateAction,
@@ -69,7 +69,7 @@ from models.requests import (
 )
 from models.users import Role, User, profiles_to_act_for
 
-register_menu_item(
+REQUEST_HELP_ITEM = menu_item(
     "request_help", "🆘", lambda: _("Request help"), {Role.RETIREE, Role.FAMILY}, order=20
 )
 

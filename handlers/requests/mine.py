@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.common import is_command
 from handlers.forms import Form, Invalid, Step, StepContext, default_problem
-from handlers.menu import AnyMenuButton, MenuButton, main_menu_keyboard, register_menu_item
+from handlers.menu import AnyMenuButton, MenuButton, main_menu_keyboard, menu_item
 from handlers.requests.callbacks import MineAction, MineCb, RateCb, SkipCommentCb
 from handlers.requests.keyboards import (
     cancel_confirm_keyboard,
@@ -44,7 +44,7 @@ from models.requests import (
 )
 from models.users import Role, User
 
-register_menu_item(
+MY_REQUESTS_ITEM = menu_item(
     "my_requests", "📋", lambda: _("My requests"), {Role.RETIREE, Role.FAMILY}, order=21
 )
 

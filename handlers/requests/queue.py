@@ -14,7 +14,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.menu import MenuButton, register_menu_item
+from handlers.menu import MenuButton, menu_item
 from handlers.requests.callbacks import QueueCb, StaffAction, StaffCb, stale
 from handlers.requests.card import render_card
 from handlers.requests.keyboards import queue_keyboard
@@ -25,7 +25,7 @@ from models.office import OfficeSettings
 from models.requests import AttachmentKind, QueueFilter, ServiceRequest, get_request, staff_queue
 from models.users import Role, User
 
-register_menu_item(
+REQUEST_QUEUE_ITEM = menu_item(
     "request_queue",
     "🗂",
     lambda: _("Request queue"),
