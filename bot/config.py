@@ -13,9 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from models.office import OfficeSettings
+from models.office import SUPPORTED_LOCALES, OfficeSettings
 
-SUPPORTED_LOCALES = ("zh_Hans", "zh_Hant", "en")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/retiree-bot.sqlite3"
 
 

@@ -20,7 +20,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from bot.config import SUPPORTED_LOCALES
+from models.office import SUPPORTED_LOCALES, preferred_locale
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
@@ -63,29 +63,14 @@ def create_i18n(default_locale: str, locales_dir: Path = LOCALES_DIR) -> I18n:
     return I18n(path=locales_dir, default_locale=default_locale, domain=DOMAIN)
 
 
-def locale_from_language_code(code: str | None) -> str | None:
-    """Map Telegram's IETF language_code (zh-hans, zh-CN, zh-TW, en-GB...) to our locales."""
-    if not code:
-        return None
-    code = code.lower().replace("_", "-")
-    if code.startswith("zh"):
-        if any(tag in code for tag in ("hant", "-tw", "-hk", "-mo")):
-            return "zh_Hant"
-        return "zh_Hans"
-    if code.startswith("en"):
-        return "en"
-    return None
-
-
 class UserLocaleMiddleware(I18nMiddleware):
     """Stored language first, then Telegram's language_code, then the office default."""
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         user = data.get("user")
-        if user is not None and user.language in self.i18n.available_locales:
-            return str(user.language)
         telegram_user: TelegramUser | None = data.get("event_from_user")
-        guessed = locale_from_language_code(telegram_user.language_code if telegram_user else None)
-        if guessed in self.i18n.available_locales:
-            return guessed
-        return self.i18n.default_locale
+        return preferred_locale(
+            user.language if user is not None else None,
+            telegram_user.language_code if telegram_user else None,
+            self.i18n.default_locale,
+        )

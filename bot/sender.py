@@ -57,10 +57,10 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.i18n import locale_from_language_code
 from handlers.notifications import NotificationRenderers, Rendered, UnknownNotification
 from models import outbox
 from models.base import utcnow
+from models.office import preferred_locale
 from models.outbox import OutboxMessage
 from models.users import User
 
@@ -422,14 +422,9 @@ class OutboxSender:
 
     # -- helpers -------------------------------------------------------------------------
     def _locale(self, user: User | None) -> str:
-        available = self.i18n.available_locales
-        if user is not None:
-            if user.language in available:
-                return str(user.language)
-            guessed = locale_from_language_code(user.telegram_language)
-            if guessed in available:
-                return str(guessed)
-        return self.settings.default_locale
+        if user is None:
+            return self.settings.default_locale
+        return preferred_locale(user.language, user.telegram_language, self.settings.default_locale)
 
     @staticmethod
     def _private_user(row: OutboxMessage) -> int | None:

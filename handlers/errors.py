@@ -22,8 +22,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import locale_from_language_code
 from models.errors import DomainError
+from models.office import preferred_locale
 from models.users import get_user_by_telegram_id
 
 log = logging.getLogger(__name__)
@@ -43,18 +43,16 @@ async def resolve_locale(
     sessionmaker: async_sessionmaker[AsyncSession] | None,
 ) -> str:
     """Stored language first, then Telegram's language_code, then the default."""
+    stored = None
     if telegram_user is not None and sessionmaker is not None:
         try:
             async with sessionmaker() as session:
                 user = await get_user_by_telegram_id(session, telegram_user.id)
-                if user is not None and user.language in i18n.available_locales:
-                    return str(user.language)
+                stored = user.language if user is not None else None
         except Exception:  # the database may be what failed
             log.warning("could not read the user's language", exc_info=True)
-    guessed = locale_from_language_code(telegram_user.language_code if telegram_user else None)
-    if guessed in i18n.available_locales:
-        return guessed
-    return i18n.default_locale
+    code = telegram_user.language_code if telegram_user else None
+    return preferred_locale(stored, code, i18n.default_locale)
 
 
 async def in_their_language(data: dict[str, Any], text: Callable[[], str]) -> str:

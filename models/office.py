@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
+SUPPORTED_LOCALES = ("zh_Hans", "zh_Hant", "en")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_REMINDER_HOURS: tuple[int, ...] = (24, 2)
 
@@ -29,3 +30,25 @@ class OfficeSettings:
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+def locale_from_language_code(code: str | None) -> str | None:
+    """Map Telegram's IETF language_code (zh-hans, zh-CN, zh-TW, en-GB...) to our locales."""
+    if not code:
+        return None
+    code = code.lower().replace("_", "-")
+    if code.startswith("zh"):
+        if any(tag in code for tag in ("hant", "-tw", "-hk", "-mo")):
+            return "zh_Hant"
+        return "zh_Hans"
+    if code.startswith("en"):
+        return "en"
+    return None
+
+
+def preferred_locale(stored: str | None, telegram_code: str | None, default: str) -> str:
+    """The one rule for whom we speak to in which language: the language the person chose,
+    then the one their Telegram app uses, then the office's default."""
+    if stored in SUPPORTED_LOCALES:
+        return str(stored)
+    return locale_from_language_code(telegram_code) or default

@@ -270,3 +270,39 @@ def test_every_waiting_state_has_a_question_for_hints(i18n: I18n) -> None:
                         s.state for s in value.__all_states__ if not registry.prompt(s.state)
                     ]
     assert not missing
+
+
+def _imports(package: str) -> dict[str, set[str]]:
+    """Top-level names each module of a package imports (at any depth of the file)."""
+    import ast
+    from pathlib import Path
+
+    found: dict[str, set[str]] = {}
+    for path in Path(package).rglob("*.py"):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module.split(".")[0])
+        found[str(path)] = names
+    return found
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        ("models", {"aiogram", "bot", "handlers", "sandbox", "os"}),
+        ("handlers", {"bot", "sandbox"}),
+        ("bot", {"sandbox"}),
+    ],
+)
+def test_imports_point_down_only(package: str, forbidden: set[str]) -> None:
+    """sandbox → bot → handlers → models: a layer never imports one above it (the sandbox is
+    started by `retiree-bot sandbox` through a late import inside the command)."""
+    leaks = {
+        path: sorted(names & forbidden)
+        for path, names in _imports(package).items()
+        if names & forbidden and path != "bot/cli.py"
+    }
+    assert not leaks
