@@ -17,6 +17,7 @@ from handlers.common import form_keyboard
 from handlers.filters import is_label
 from handlers.forms import Form, Invalid, Step, StepContext
 from handlers.menu import main_menu_keyboard
+from handlers.script import for_reader
 from handlers.ui import edit_or_send, message_of
 from models.activities import COMMENT_MAX, ActivityError, add_comment, rate
 
@@ -88,7 +89,7 @@ async def rating_chosen(
     await edit_or_send(
         query,
         _("You gave “{title}” {stars}. Thank you!").format(
-            title=registration.activity.title, stars="⭐" * (registration.rating or 0)
+            title=for_reader(registration.activity.title), stars="⭐" * (registration.rating or 0)
         ),
     )
     message = message_of(query)

@@ -29,6 +29,7 @@ from handlers.activities.texts import (
     weekday_name,
 )
 from handlers.common import form_keyboard
+from handlers.script import for_reader
 from models.activities import (
     Activity,
     ActivityField,
@@ -58,7 +59,7 @@ def list_button_text(activity: Activity, tz: ZoneInfo, confirmed: int, waiting: 
     return "{date} {time} · {title} · {places}".format(
         date=f"{local.month}/{local.day} {weekday_name(local.weekday())}",
         time=local.strftime("%H:%M"),
-        title=activity.title,
+        title=for_reader(activity.title),
         places=places,
     )
 
@@ -185,7 +186,7 @@ def my_activities_keyboard(numbered: list[tuple[int, Registration]]) -> InlineKe
         builder.button(
             text="❌ "
             + _("Cancel {number}. {title}").format(
-                number=number, title=registration.activity.title
+                number=number, title=for_reader(registration.activity.title)
             ),
             callback_data=RegCb(action=RegAction.ASK, registration_id=registration.id),
         )

@@ -13,6 +13,7 @@ from handlers.activities.callbacks import RegAction, RegCb
 from handlers.activities.keyboards import confirm_cancel_keyboard, my_activities_keyboard
 from handlers.activities.texts import format_when
 from handlers.menu import MenuButton
+from handlers.script import for_reader
 from handlers.ui import edit_or_send
 from models.activities import (
     ActivityError,
@@ -40,7 +41,8 @@ async def mine_view(
     lines = [_("Your upcoming activities:"), ""]
     for number, registration in enumerate(registrations, start=1):
         activity = registration.activity
-        line = f"{number}. {format_when(activity.starts_at, office.tz)} {activity.title}"
+        when = format_when(activity.starts_at, office.tz)
+        line = f"{number}. {when} {for_reader(activity.title)}"
         if not is_own(user, registration.profile_id):
             line += f" — {registration.profile.full_name}"
         if registration.status == RegistrationStatus.WAITLISTED:
@@ -49,7 +51,7 @@ async def mine_view(
         else:
             line += "\n   ✅ " + _("signed up")
         if activity.place:
-            line += "\n   📍 " + activity.place
+            line += "\n   📍 " + for_reader(activity.place)
         lines.append(line)
     markup = my_activities_keyboard(list(enumerate(registrations, start=1)))
     return "\n".join(lines), markup
@@ -75,7 +77,7 @@ async def cancel_asked(
     activity = registration.activity
     text = _("Cancel {name}'s place at “{title}” on {when}?").format(
         name=registration.profile.full_name,
-        title=activity.title,
+        title=for_reader(activity.title),
         when=format_when(activity.starts_at, office.tz),
     )
     if query.bot is not None:  # a new message: the reminder above stays readable
@@ -99,7 +101,7 @@ async def cancel_confirmed(
     await edit_or_send(
         query,
         _("Your place at “{title}” is cancelled. Thank you for letting us know!").format(
-            title=registration.activity.title
+            title=for_reader(registration.activity.title)
         ),
     )
 

@@ -16,6 +16,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from handlers.activities.callbacks import RateCb
 from handlers.activities.keyboards import cant_come_keyboard, format_when
 from handlers.notifications import Rendered, Renderer
+from handlers.script import for_reader
 from models.notification_kinds import NotificationKind
 
 
@@ -24,7 +25,12 @@ def _when(params: dict[str, Any]) -> str:
 
 
 def _place(params: dict[str, Any]) -> str:
-    return "\n📍 " + params["place"] if params.get("place") else ""
+    return "\n📍 " + for_reader(params["place"]) if params.get("place") else ""
+
+
+def _title(params: dict[str, Any]) -> str:
+    """The title as staff typed it, in the recipient's script (rendered in their locale)."""
+    return for_reader(str(params["title"]))
 
 
 def render_promoted(params: dict[str, Any]) -> Rendered:
@@ -34,7 +40,7 @@ def render_promoted(params: dict[str, Any]) -> Rendered:
         head = _("Good news! A place has opened up and {name} is now signed up for “{title}”.")
     text = (
         "🎉 "
-        + head.format(title=params["title"], name=params["name"])
+        + head.format(title=_title(params), name=params["name"])
         + "\n🕘 "
         + _when(params)
         + _place(params)
@@ -56,7 +62,7 @@ def render_reminder(params: dict[str, Any]) -> Rendered:
         head = _("Reminder: “{title}” for {name} starts {soon}.")
     text = (
         "⏰ "
-        + head.format(title=params["title"], name=params["name"], soon=soon)
+        + head.format(title=_title(params), name=params["name"], soon=soon)
         + "\n🕘 "
         + _when(params)
         + _place(params)
@@ -73,14 +79,14 @@ def render_cancelled(params: dict[str, Any]) -> Rendered:
         head = _("Sorry, “{title}” on {when} ({name} was signed up) has been cancelled.")
     return Rendered(
         "❌ "
-        + head.format(title=params["title"], when=_when(params), name=params["name"])
+        + head.format(title=_title(params), when=_when(params), name=params["name"])
         + "\n"
         + _("You don't need to do anything.")
     )
 
 
 def render_changed(params: dict[str, Any]) -> Rendered:
-    head = _("Please note: “{title}” has changed.").format(title=params["title"])
+    head = _("Please note: “{title}” has changed.").format(title=_title(params))
     text = "📢 " + head + "\n🕘 " + _when(params) + _place(params)
     if params.get("name") and not params.get("self", True):
         text += "\n👤 " + params["name"]
@@ -102,7 +108,7 @@ def render_feedback(params: dict[str, Any]) -> Rendered:
     builder.adjust(1)
     text = (
         "🌟 "
-        + head.format(title=params["title"], name=params["name"])
+        + head.format(title=_title(params), name=params["name"])
         + "\n"
         + _("Tap a button: 1 = not good, 5 = very good.")
     )
@@ -116,7 +122,7 @@ def render_signed_up_for_you(params: dict[str, Any]) -> Rendered:
         head = _("{by} signed you up for “{title}”.")
     text = (
         "📝 "
-        + head.format(by=params["by"], title=params["title"], position=params.get("position"))
+        + head.format(by=params["by"], title=_title(params), position=params.get("position"))
         + "\n🕘 "
         + _when(params)
         + _place(params)

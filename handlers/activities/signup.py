@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.activities.callbacks import SignupAction, SignupCb
 from handlers.activities.keyboards import who_goes_keyboard
 from handlers.activities.texts import format_when
+from handlers.script import for_reader
 from handlers.ui import edit_or_send
 from models.activities import is_own, profiles_for, require_activity, sign_up
 from models.office import OfficeSettings
@@ -41,7 +42,7 @@ async def signup_started(
         return
     await edit_or_send(
         query,
-        _("Who is going to “{title}”?").format(title=activity.title),
+        _("Who is going to “{title}”?").format(title=for_reader(activity.title)),
         who_goes_keyboard(activity.id, [(p, is_own(user, p.id)) for p in profiles]),
     )
 
@@ -76,10 +77,10 @@ async def _sign_up(
             _("✅ You are signed up for “{title}”.")
             if me
             else _("✅ {name} is signed up for “{title}”.")
-        ).format(title=activity.title, name=registration.profile.full_name)
+        ).format(title=for_reader(activity.title), name=registration.profile.full_name)
         text += "\n🕘 " + when
         if activity.place:
-            text += "\n📍 " + activity.place
+            text += "\n📍 " + for_reader(activity.place)
         text += "\n\n" + _("We will send a reminder before it starts.")
     else:
         text = (

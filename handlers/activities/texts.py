@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
+from handlers.script import for_reader
 from models.activities import (
     SERIES_MAX_WEEKS,
     Activity,
@@ -91,11 +92,11 @@ def places_left_text(activity: Activity, confirmed: int, waiting: int) -> str:
 
 
 def details_text(activity: Activity, tz: ZoneInfo, confirmed: int, waiting: int) -> str:
-    lines = [activity.title, ""]
+    lines = [for_reader(activity.title), ""]
     lines.append("🏷 " + category_name(activity.category))
     lines.append("🕘 " + format_span(activity, tz))
     if activity.place:
-        lines.append("📍 " + activity.place)
+        lines.append("📍 " + for_reader(activity.place))
     if activity.organiser is not None:
         lines.append("👤 " + _("Organiser: {name}").format(name=activity.organiser.display_name))
     lines.append(
@@ -111,11 +112,11 @@ def details_text(activity: Activity, tz: ZoneInfo, confirmed: int, waiting: int)
             "📝 " + _("Sign up by {when}").format(when=format_when(activity.signup_deadline_at, tz))
         )
     if activity.suits:
-        lines.append("🙂 " + _("Suits: {text}").format(text=activity.suits))
+        lines.append("🙂 " + _("Suits: {text}").format(text=for_reader(activity.suits)))
     if activity.bring:
-        lines.append("🎒 " + _("Please bring: {text}").format(text=activity.bring))
+        lines.append("🎒 " + _("Please bring: {text}").format(text=for_reader(activity.bring)))
     if activity.description:
-        lines += ["", activity.description]
+        lines += ["", for_reader(activity.description)]
     if activity.is_cancelled:
         lines += ["", "❌ " + _("This activity has been cancelled.")]
     return "\n".join(lines)
