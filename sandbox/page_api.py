@@ -1,12 +1,14 @@
 """The chat page (`/`) and its JSON API under `/sandbox/api/`.
 
 Routes (all JSON unless said otherwise):
-- `GET  /sandbox/api/info`                          bot name/username, people and groups
+- `GET  /sandbox/api/info`                          bot name/username, people and groups, the
+                                                    office time zone and this run's `boot` id
 - `GET  /sandbox/api/people`                        people added with add_person (+ created ones)
 - `POST /sandbox/api/people` {first_name, last_name?, language_code?, role_hint?}  a new user
 - `GET  /sandbox/api/chats/{chat_id}/messages`      {chat, messages, keyboard, last}
 - `GET  /sandbox/api/chats/{chat_id}/events?after=N&timeout=S`  long poll: {events, last}
 - `GET  /sandbox/api/events?chats=1,-100…&after=N&timeout=S`  the same for several chats at once
+  (event answers carry `boot`: a page that sees a new one knows the sandbox was restarted)
 - `POST /sandbox/api/chats/{chat_id}/send`     {user_id, text, from_keyboard?}
 - `POST /sandbox/api/chats/{chat_id}/contact`  {user_id, phone_number?}  share own phone number
 - `POST /sandbox/api/chats/{chat_id}/location` {user_id, latitude, longitude}
@@ -71,6 +73,8 @@ async def _info(request: web.Request) -> web.Response:
             "people": server.people(),
             "groups": server.groups(),
             "last": server.last_event,
+            "boot": server.boot_id,
+            "timezone": server.timezone,
         }
     )
 
@@ -137,7 +141,7 @@ async def _events(request: web.Request) -> web.Response:
         return _error(400, "after and timeout must be numbers")
     events = await server.wait_events(chat_id, after, max(0.0, timeout))
     last = events[-1]["seq"] if events else max(after, 0)
-    return web.json_response({"events": events, "last": last})
+    return web.json_response({"events": events, "last": last, "boot": server.boot_id})
 
 
 async def _events_many(request: web.Request) -> web.Response:
@@ -151,10 +155,10 @@ async def _events_many(request: web.Request) -> web.Response:
     known = [chat_id for chat_id in chat_ids if server.has_chat(chat_id)]
     if not known:
         await asyncio.sleep(min(timeout, 5.0))
-        return web.json_response({"events": [], "last": max(after, 0)})
+        return web.json_response({"events": [], "last": max(after, 0), "boot": server.boot_id})
     events = await server.wait_events(known, after, max(0.0, timeout))
     last = events[-1]["seq"] if events else max(after, 0)
-    return web.json_response({"events": events, "last": last})
+    return web.json_response({"events": events, "last": last, "boot": server.boot_id})
 
 
 def _user_id(server: SandboxServer, chat_id: int, value: Any) -> int | web.Response:

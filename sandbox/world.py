@@ -18,6 +18,7 @@ import copy
 import itertools
 import json
 import re
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,6 +106,11 @@ class World:
         self._event_changed = asyncio.Event()
         self._next_user_id = FIRST_GENERATED_USER_ID
         self._closing = False
+        # Names this run of the sandbox: an open page that sees another one knows the sandbox
+        # was restarted (its chats and event numbers are gone) and reloads.
+        self.boot_id = secrets.token_hex(8)
+        # The office's time zone (TIMEZONE): the page shows message times in it.
+        self.timezone = "Asia/Shanghai"
 
     def open(self) -> None:
         self._closing = False

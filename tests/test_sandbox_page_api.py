@@ -204,3 +204,30 @@ async def test_photo_and_voice_uploads(server: SandboxServer) -> None:
     info = await bot(server, "getFile", file_id=sent["message"]["voice"]["file_id"])
     assert info["file_path"].endswith(".oga")  # Telegram's name for voice notes
     assert sent["message"]["voice"]["mime_type"] == "audio/ogg"
+
+
+async def test_each_run_has_its_own_boot_id_and_the_office_time_zone(
+    server: SandboxServer,
+) -> None:
+    """An open page compares `boot` on every answer: a restarted sandbox has a new one, so the
+    page reloads instead of waiting for events that will never come. Times are shown in the
+    office's time zone, which /info names."""
+    _, info = await page(server, "/info")
+    assert info["timezone"] == "Asia/Shanghai" and len(info["boot"]) >= 8
+    _, events = await page(server, f"/events?chats={RETIREE}&after=0&timeout=0")
+    assert events["boot"] == info["boot"]
+    _, events = await page(server, f"/chats/{RETIREE}/events?after=0&timeout=0")
+    assert events["boot"] == info["boot"]
+
+    server.timezone = "Europe/Berlin"  # the runner sets it from TIMEZONE
+    _, info = await page(server, "/info")
+    assert info["timezone"] == "Europe/Berlin"
+
+    another = SandboxServer()
+    await another.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{another.base_url}/sandbox/api/info") as response:
+                assert (await response.json())["boot"] != info["boot"]
+    finally:
+        await another.stop()

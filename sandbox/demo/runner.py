@@ -212,6 +212,7 @@ async def run_sandbox(args: argparse.Namespace) -> int:
         if args.seed:
             register_people(server, people)
         settings = sandbox_settings(server.api_url, database_url, people, bot_port=args.bot_port)
+        server.timezone = settings.timezone  # the page shows message times in it
         bot_task = asyncio.create_task(run_bot(settings, stop=stop), name="sandbox-bot")
         await _wait_until_listening(server, bot_task, timeout=60)
         if not bot_task.done():

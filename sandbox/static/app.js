@@ -15,6 +15,8 @@ const state = {
   last: 0, // last event sequence number seen by the poller
   pollAbort: null,
   pollKey: "",
+  boot: null, // the sandbox process this page was loaded from (a restart changes it)
+  timezone: "Asia/Shanghai", // the office's time zone: bubble times are shown in it
 };
 
 class Feed {
@@ -62,13 +64,26 @@ function personById(id) {
   return state.people.find((p) => p.id === Number(id));
 }
 
+const HAN = /\p{Script=Han}/u;
+
+// Chinese names in Chinese order: surname first, no space (周 + 建华 = 周建华); others as
+// Telegram shows them (Wenhua Lin).
 function fullName(user) {
-  return [user.first_name, user.last_name].filter(Boolean).join(" ");
+  const first = (user.first_name || "").trim();
+  const last = (user.last_name || "").trim();
+  if (!last) return first;
+  if (!first) return last;
+  return HAN.test(first + last) ? last + first : `${first} ${last}`;
 }
 
+// A bubble's time in the office's time zone (not the browser's): what the bot's own texts say.
 function timeOf(unix) {
   const d = new Date(unix * 1000);
-  return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  try {
+    return d.toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: state.timezone });
+  } catch {
+    return d.toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  }
 }
 
 function safeUrl(url) {
@@ -161,13 +176,33 @@ async function poll(key, signal) {
       const response = await fetch(`${API}/events?chats=${key}&after=${state.last}&timeout=25`, { signal });
       if (!response.ok) throw new Error(String(response.status));
       const body = await response.json();
+      if (restarted(body.boot)) return;
+      showConnection(true);
       for (const event of body.events) applyEvent(event);
       state.last = Math.max(state.last, body.last);
     } catch (error) {
       if (signal.aborted) return;
+      showConnection(false);
       await new Promise((resolve) => setTimeout(resolve, 1500));
     }
   }
+}
+
+// A sandbox that was stopped and started again has none of this page's chats, people or event
+// numbers: the page loads itself again instead of waiting for events that will never come.
+function restarted(boot) {
+  if (!boot || !state.boot || boot === state.boot) return false;
+  if (state.pollAbort) state.pollAbort.abort();
+  showConnection(false, "The sandbox was restarted; reloading… · 沙盒已重启，正在重新加载…");
+  location.reload();
+  return true;
+}
+
+function showConnection(ok, text) {
+  const banner = document.querySelector(".connection");
+  if (!banner) return;
+  if (text) banner.textContent = text;
+  banner.hidden = ok;
 }
 
 function applyEvent(event) {
@@ -182,7 +217,7 @@ function applyEvent(event) {
     columns.forEach((c) => c.removeMessage(event.message_id));
   } else if (event.type === "keyboard") {
     feed.keyboard = event.keyboard;
-    columns.forEach((c) => c.renderKeyboard());
+    columns.forEach((c) => { c.keyboardHidden = false; c.renderKeyboard(); });
   } else if (event.type === "answer") {
     columns
       .filter((c) => c.personId === event.user_id && event.text)
@@ -206,6 +241,7 @@ class Column {
     this.list = this.q(".messages");
     this.input = this.q(".message-input");
     this.recorder = null;
+    this.keyboardHidden = false;
     this.bind();
   }
 
@@ -222,6 +258,15 @@ class Column {
     });
     this.chatSelect.addEventListener("change", () => this.setChat(Number(this.chatSelect.value)));
     this.q(".close-column").addEventListener("click", () => closeColumn(this));
+    this.q(".toggle-details").addEventListener("click", () => this.toggleDetails());
+    this.q(".keyboard-toggle").addEventListener("click", () => {
+      this.keyboardHidden = !this.keyboardHidden;
+      this.renderKeyboard();
+    });
+    this.q(".attach-toggle").addEventListener("click", () => {
+      const open = this.root.classList.toggle("attach-open");
+      this.q(".attach-toggle").setAttribute("aria-expanded", String(open));
+    });
     this.q(".composer").addEventListener("submit", (event) => {
       event.preventDefault();
       this.sendText(this.input.value);
@@ -241,6 +286,11 @@ class Column {
     });
     // pictures grow the list when they load: stay at the end if we were there
     this.list.addEventListener("load", () => { if (this.following) this.scrollToEnd(true); }, true);
+    // the list gets shorter when the keyboard, the composer or the text size grows: keep the
+    // newest message in sight
+    if (window.ResizeObserver) {
+      new ResizeObserver(() => { if (this.following) this.scrollToEnd(true); }).observe(this.list);
+    }
     this.q(".photo-input").addEventListener("change", (event) => this.upload("photo", event.target));
     this.q(".voice-input").addEventListener("change", (event) => this.upload("voice", event.target));
     this.q(".record").addEventListener("click", () => this.toggleRecording());
@@ -255,6 +305,21 @@ class Column {
     }
     this.input.style.height = "auto";
     this.input.style.height = `${Math.min(this.input.scrollHeight, 200)}px`;
+  }
+
+  // The person pickers and card: open at the normal text size on a wide screen, folded into
+  // the one-line bar at A+ / A++ and on phones, so the conversation keeps the height.
+  detailsShown() {
+    if (this.root.classList.contains("details-open")) return true;
+    if (this.root.classList.contains("details-closed")) return false;
+    return getComputedStyle(this.q(".column-details")).display !== "none";
+  }
+
+  toggleDetails(open = !this.detailsShown()) {
+    this.root.classList.toggle("details-open", open);
+    this.root.classList.toggle("details-closed", !open);
+    this.q(".toggle-details").setAttribute("aria-expanded", String(open));
+    if (open) this.personSelect.focus();
   }
 
   fillPeople() {
@@ -286,6 +351,8 @@ class Column {
       this.chatSelect.append(el("option", { value: group.id, text: `👥 ${group.title}` }));
     }
     this.chatSelect.value = String(this.chatId);
+    const chosen = this.chatSelect.selectedOptions[0];
+    this.q(".chat-name").textContent = chosen ? chosen.textContent : "";
   }
 
   async setPerson(personId) {
@@ -302,9 +369,9 @@ class Column {
     const person = personById(this.personId);
     if (!person) return;
     this.q(".person-name").textContent = fullName(person) + (person.username ? `  @${person.username}` : "");
-    const details = [person.role_hint, person.description, person.language_code].filter(Boolean);
+    const details = [`id ${person.id}`, person.role_hint, person.description, person.language_code].filter(Boolean);
     this.q(".person-desc").textContent = details.join(" · ");
-    this.q(".avatar").textContent = (person.first_name || "?").slice(0, 1);
+    this.q(".avatar").textContent = [...(fullName(person) || "?")][0];
   }
 
   async setChat(chatId) {
@@ -480,8 +547,13 @@ class Column {
   renderKeyboard() {
     const holder = this.q(".reply-keyboard");
     const keyboard = this.feed?.keyboard;
+    const toggle = this.q(".keyboard-toggle");
     holder.replaceChildren();
-    holder.hidden = !keyboard;
+    toggle.hidden = !keyboard;
+    toggle.setAttribute("aria-pressed", String(Boolean(keyboard) && !this.keyboardHidden));
+    holder.hidden = !keyboard || this.keyboardHidden;
+    // the keyboard appeared, changed or went: the newest message stays in sight above it
+    requestAnimationFrame(() => this.scrollToEnd(true));
     if (!keyboard) return;
     for (const row of keyboard.keyboard || []) {
       const line = el("div", { class: "reply-row" });
@@ -633,6 +705,9 @@ async function refreshPeople() {
   state.bot = info.bot;
   state.people = info.people;
   state.groups = info.groups;
+  if (info.timezone) state.timezone = info.timezone;
+  if (restarted(info.boot)) return info;
+  state.boot = info.boot || state.boot;
   document.getElementById("bot-name").textContent = `${info.bot.name}  @${info.bot.username}`;
   if (!state.last) state.last = info.last || 0;
   return info;
@@ -677,6 +752,8 @@ function loadStored() {
 function setFont(level) {
   document.documentElement.dataset.font = String(level);
   state.columns.forEach((c) => c.autosize());
+  // bigger text pushes the newest message out of sight: bring it back once laid out
+  requestAnimationFrame(() => state.columns.forEach((c) => c.scrollToEnd(true)));
   document.querySelectorAll("[data-font]").forEach((button) => {
     button.classList.toggle("active", button.dataset.font === String(level));
   });
@@ -687,6 +764,13 @@ function askNewPerson() {
   const dialog = document.getElementById("new-person");
   const form = dialog.querySelector("form");
   form.reset();
+  const preview = () => {
+    const data = new FormData(form);
+    dialog.querySelector(".preview-name").textContent =
+      fullName({ first_name: data.get("first_name"), last_name: data.get("last_name") }) || "—";
+  };
+  form.oninput = preview;
+  preview();
   return new Promise((resolve) => {
     const cancel = dialog.querySelector(".cancel");
     const onCancel = () => dialog.close("cancel");
