@@ -56,6 +56,9 @@ def setup() -> Router:
         staff_invites.setup(),
     )
     root = Router(name="handlers")
+    # a menu button, /menu or /start in the middle of a form keeps it as a draft, before any
+    # router looks at the state
+    root.message.outer_middleware(navigation.KeepDraftOnTheWayOut())
     root.include_routers(
         private,
         service_requests.setup(),

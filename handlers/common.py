@@ -20,14 +20,22 @@ def back_to_menu_text() -> str:
     return "🏠 " + _("Back to menu")
 
 
+def updated_text() -> str:
+    """The toast of a screen refreshed in place after a change (it may be far up the chat)."""
+    return "🔄 " + _("Updated")
+
+
 def form_keyboard(
-    *rows: list[str] | list[KeyboardButton], placeholder: str | None = None
+    *rows: list[str] | list[KeyboardButton],
+    placeholder: str | None = None,
+    with_back: bool = True,
 ) -> ReplyKeyboardMarkup:
     """A reply keyboard for one form step: the given big buttons, then "back to menu"."""
     builder = ReplyKeyboardBuilder()
     for row in rows:
         builder.row(*[b if isinstance(b, KeyboardButton) else KeyboardButton(text=b) for b in row])
-    builder.row(KeyboardButton(text=back_to_menu_text()))
+    if with_back:
+        builder.row(KeyboardButton(text=back_to_menu_text()))
     return builder.as_markup(
         resize_keyboard=True, is_persistent=True, input_field_placeholder=placeholder
     )

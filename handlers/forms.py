@@ -29,14 +29,16 @@ registers the one message handler that feeds typed answers to `parse` for every 
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias, TypeVar, cast
 
-from aiogram import Router
-from aiogram.filters import StateFilter
+from aiogram import Bot, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Filter, StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
     CallbackQuery,
     ForceReply,
@@ -53,6 +55,8 @@ from handlers.filters import is_label
 from handlers.ui import edit_or_send, message_of
 from models.office import OfficeSettings
 from models.users import User
+
+log = logging.getLogger(__name__)
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ForceReply
 T = TypeVar("T")
@@ -81,6 +85,8 @@ class StepContext:
     answers: dict[str, Any] = field(default_factory=dict)
     # The button press this context comes from, if any (see `of_query`, `Form.ask(in_place=)`).
     query: CallbackQuery | None = None
+    # Every form of the bot (dispatcher data), so starting one can keep another as a draft.
+    forms: FormRegistry | None = None
 
     @classmethod
     def of(cls, message: Message, data: dict[str, Any]) -> StepContext:
@@ -92,6 +98,7 @@ class StepContext:
             user=data["user"],
             office=data["office"],
             i18n=data["i18n"],
+            forms=data.get("forms"),
         )
 
     @classmethod
@@ -143,6 +150,60 @@ def default_problem(message: Message) -> str:
 
 
 EDITING = "_editing"  # in the form's answers: the person came from the review to change one
+# In the form's answers: the message that carries the form's live inline buttons. A press on
+# any other message is stale (`Form.live()`), and the buttons come off it when the form ends.
+BUTTONS = "_buttons"
+GIVEN = "_given"  # in the form's answers: what the form was started with (not typed by anyone)
+DRAFTS = "drafts"  # the FSM destiny keeping unfinished forms, one per form name
+# In the FSM data while another question is asked in the middle of a form ("leave without
+# sending?", "which language?"): the form's state, to go back to (and to keep as a draft).
+HELD = "_held"
+OFFER = "_offer"  # in the FSM data while offering a draft: which form, and how to start it anew
+
+
+class FormFlow(StatesGroup):
+    """The engine's own questions, around any form."""
+
+    offer = State()  # "you did not finish … last time: continue / start again"
+    leaving = State()  # "what you entered is not sent yet: continue / discard"
+
+
+def continue_text() -> str:
+    return "▶️ " + _("Continue where I left off")
+
+
+def restart_text() -> str:
+    return "🔄 " + _("Start again")
+
+
+def discard_text() -> str:
+    return "🗑 " + _("Discard it")
+
+
+def q_offer() -> str:
+    return _("Continue where you left off, or start again?")
+
+
+def q_leaving() -> str:
+    return _("What you entered has not been sent yet. Continue, or discard it?")
+
+
+def drafts_of(state: FSMContext) -> FSMContext:
+    """The person's drafts: FSM data of its own (so clearing a form never clears them), in the
+    same storage as the form, so they survive a restart."""
+    return FSMContext(storage=state.storage, key=replace(state.key, destiny=DRAFTS))
+
+
+async def remove_buttons(bot: Bot | None, chat_id: int, message_id: Any) -> None:
+    """Take a finished form's inline buttons off its message; gone or unchanged is fine."""
+    if bot is None or not isinstance(message_id, int):
+        return
+    try:
+        await bot.edit_message_reply_markup(
+            chat_id=chat_id, message_id=message_id, reply_markup=None
+        )
+    except TelegramBadRequest as error:
+        log.debug("buttons of message %s stay: %s", message_id, error.message)
 
 
 class Form:
@@ -155,13 +216,16 @@ class Form:
         review: Step | None = None,
         change: Step | None = None,
         finish: Callable[[StepContext], Awaitable[None]] | None = None,
+        title: Callable[[], str] | None = None,
     ) -> None:
         """`review` is the summary step the form ends on (its buttons are the capability's);
         without one, `finish` runs when the last step is answered. `change` is the "what would
         you like to change?" step the review's change button leads to (`ask_change`): unless
         it has a keyboard of its own, its buttons are the labels of the fields that apply, and
-        a label (in any language) asks that field's step, which comes back to the review."""
+        a label (in any language) asks that field's step, which comes back to the review.
+        `title` names the form when a draft of it is offered ("your help request")."""
         self.name = name
+        self.title = title
         self.steps = list(steps)
         self.data_key = data_key
         self.review = review
@@ -199,12 +263,46 @@ class Form:
         ctx.answers = {**await self.answers(ctx.state), **values}
         await ctx.state.update_data({self.data_key: ctx.answers})
 
+    @staticmethod
+    def entered(answers: Mapping[str, Any]) -> bool:
+        """Whether the person entered anything (beyond what the form was started with)."""
+        given = set(answers.get(GIVEN) or ())
+        return any(
+            not key.startswith("_") and key not in given and value not in (None, "", [], {})
+            for key, value in answers.items()
+        )
+
+    def live(self) -> Filter:
+        """A button press on the message that carries this form's buttons now: a button of an
+        earlier form (finished, abandoned, or another instance of this one) fails it and gets
+        the fallback's "no longer active" toast."""
+        return _LiveButton(self)
+
     # -- asking ------------------------------------------------------------------------------
     async def start(
-        self, ctx: StepContext, *, intro: str | None = None, answers: dict[str, Any] | None = None
+        self,
+        ctx: StepContext,
+        *,
+        intro: str | None = None,
+        answers: dict[str, Any] | None = None,
+        fresh: bool = False,
     ) -> None:
-        """Begin with fresh answers (or the given ones) at the first step that applies."""
-        ctx.answers = dict(answers or {})
+        """Begin with fresh answers (or the given ones) at the first step that applies. When
+        the person left this form half-filled before, they are asked first whether to go on
+        with it (unless `fresh`)."""
+        given = dict(answers or {})
+        if not fresh and self.name in await drafts_of(ctx.state).get_data():
+            await ctx.state.set_state(FormFlow.offer)
+            await ctx.state.set_data({OFFER: {"form": self.name, "intro": intro, "answers": given}})
+            title = self.title() if self.title else _("form")
+            await ctx.message.answer(
+                _("You did not finish your {form} last time.").format(form=title)
+                + "\n"
+                + q_offer(),
+                reply_markup=offer_keyboard(),
+            )
+            return
+        ctx.answers = {**given, GIVEN: sorted(given)}
         await ctx.state.update_data({self.data_key: ctx.answers})
         first = await self._next_applicable(ctx, 0)
         if first is None:
@@ -232,17 +330,24 @@ class Form:
         text = f"{head}\n{text}" if head else text
         if in_place and ctx.query is not None and isinstance(keyboard, InlineKeyboardMarkup):
             await edit_or_send(ctx.query, text, keyboard)
+            under = message_of(ctx.query)
+            if under is not None:
+                await self.store(ctx, **{BUTTONS: under.message_id})
             return
-        await ctx.message.answer(text, reply_markup=keyboard)
+        sent = await ctx.message.answer(text, reply_markup=keyboard)
+        if isinstance(keyboard, InlineKeyboardMarkup):
+            await self.store(ctx, **{BUTTONS: sent.message_id})
 
-    async def ask_again(self, ctx: StepContext, *, problem: str | None = None) -> bool:
-        """The current step's question again (after /language, or bad input). False when the
-        current state is not one of this form's."""
+    async def ask_again(
+        self, ctx: StepContext, *, problem: str | None = None, prefix: str | None = None
+    ) -> bool:
+        """The current step's question again (after /language, a draft taken up again, or bad
+        input). False when the current state is not one of this form's."""
         step = self.step_for(await ctx.state.get_state())
         if step is None:
             return False
         await self._load(ctx)
-        await self.ask(ctx, step, problem=problem)
+        await self.ask(ctx, step, problem=problem, prefix=prefix)
         return True
 
     # -- moving ------------------------------------------------------------------------------
@@ -321,6 +426,8 @@ class Form:
         if self.review is not None:
             await self.show_review(ctx)
         elif self.finish is not None:
+            # the last answer is in: the form's buttons come off before its closing words
+            await remove_buttons(ctx.message.bot, ctx.message.chat.id, ctx.answers.get(BUTTONS))
             await self.finish(ctx)
 
     async def _applies(self, ctx: StepContext, step: Step) -> bool:
@@ -365,6 +472,26 @@ class Form:
         return router
 
 
+class _LiveButton(Filter):
+    def __init__(self, form: Form) -> None:
+        self.form = form
+
+    async def __call__(self, query: CallbackQuery, state: FSMContext) -> bool:
+        message = message_of(query)
+        if message is None:
+            return False
+        return bool((await self.form.answers(state)).get(BUTTONS) == message.message_id)
+
+
+def offer_keyboard() -> ReplyKeyboardMarkup:
+    return form_keyboard([continue_text()], [restart_text()])
+
+
+def leaving_keyboard() -> ReplyKeyboardMarkup:
+    """No "back to menu" here: this is the question it asked."""
+    return form_keyboard([continue_text()], [discard_text()], with_back=False)
+
+
 class FormRegistry:
     """All forms of the bot, for what navigation does in any state: the current question for
     a hint, and asking it again after /language. `questions` are the states that wait for an
@@ -375,7 +502,12 @@ class FormRegistry:
         self, forms: Iterable[Form], questions: Mapping[str, Callable[[], str]] | None = None
     ) -> None:
         self.forms = list(forms)
-        self.questions = dict(questions or {})
+        self.questions = {
+            str(FormFlow.offer.state): q_offer,
+            str(FormFlow.leaving.state): q_leaving,
+            **dict(questions or {}),
+        }
+        self._by_name = {form.name: form for form in self.forms}
         self._owner: dict[str, Form] = {}
         for form in self.forms:
             for step in form.all_steps():
@@ -387,6 +519,51 @@ class FormRegistry:
 
     def form_for(self, state: str | None) -> Form | None:
         return self._owner.get(state) if state else None
+
+    def by_name(self, name: Any) -> Form | None:
+        return self._by_name.get(name) if isinstance(name, str) else None
+
+    async def current(self, state: FSMContext) -> tuple[Form, str] | None:
+        """The open form and its step's state; while another question is asked in the middle of
+        it ("leave without sending?", "which language?"), the form held meanwhile."""
+        raw = await state.get_state()
+        if self.form_for(raw) is None:
+            raw = (await state.get_data()).get(HELD)
+        form = self.form_for(raw)
+        return (form, str(raw)) if form is not None else None
+
+    async def entered(self, state: FSMContext) -> bool:
+        """Whether the open form has anything the person entered."""
+        found = await self.current(state)
+        return found is not None and found[0].entered(await found[0].answers(state))
+
+    async def leave(self, state: FSMContext, bot: Bot | None, chat_id: int, *, keep: bool) -> bool:
+        """End whatever is open: the form's inline buttons come off its message, and with
+        `keep` what was entered is kept as a draft, offered the next time the form is opened
+        (`Form.start`). True when a draft was kept."""
+        found = await self.current(state)
+        kept = False
+        if found is not None:
+            form, step_state = found
+            answers = await form.answers(state)
+            await remove_buttons(bot, chat_id, answers.pop(BUTTONS, None))
+            if keep and form.entered(answers):
+                drafts = drafts_of(state)
+                saved = await drafts.get_data()
+                saved[form.name] = {"state": step_state, "answers": answers}
+                await drafts.set_data(saved)
+                kept = True
+        await state.clear()
+        return kept
+
+    async def take_draft(self, state: FSMContext, form: Form) -> dict[str, Any] | None:
+        """The form's draft, removed from the drafts (it is taken up again, or discarded)."""
+        drafts = drafts_of(state)
+        saved = await drafts.get_data()
+        draft = saved.pop(form.name, None)
+        if draft is not None:
+            await drafts.set_data(saved)
+        return draft if isinstance(draft, dict) else None
 
     def prompt(self, state: str | None) -> str | None:
         form = self.form_for(state)
@@ -405,8 +582,11 @@ def text_answer(message: Message) -> str:
 
 
 __all__ = [
+    "BUTTONS",
     "EDITING",
+    "HELD",
     "Form",
+    "FormFlow",
     "FormRegistry",
     "Invalid",
     "Step",

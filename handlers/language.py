@@ -20,7 +20,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import ReplyKeyboardBuilder
 
 from handlers.common import form_keyboard
-from handlers.forms import FormRegistry, StepContext
+from handlers.forms import HELD, FormRegistry, StepContext
 from handlers.menu import MenuButton, main_menu_keyboard, menu_item
 from handlers.onboarding.welcome import ask_role
 from models.registration import finish_onboarding, set_language
@@ -28,7 +28,7 @@ from models.users import Role, User
 
 # The button label is the language's own name, the same whatever language is in use.
 LANGUAGES = {"简体中文": "zh_Hans", "繁體中文": "zh_Hant", "English": "en"}
-RESUME = "_resume"  # in the FSM data: the form state to go back to once a language is chosen
+RESUME = HELD  # in the FSM data: the form state to go back to once a language is chosen
 
 LANGUAGE_ITEM = menu_item("language", "🌐", lambda: _("Language"), frozenset(Role), order=910)
 
@@ -73,10 +73,11 @@ async def ask_language(message: Message, state: FSMContext, user: User, i18n: I1
 async def cmd_language(
     message: Message, state: FSMContext, user: User, i18n: I18n, forms: FormRegistry
 ) -> None:
-    """In a form, its place is kept to resume after the choice; any other state is left."""
-    current = await state.get_state()
-    if forms.form_for(current) is not None:
-        await state.update_data({RESUME: current})
+    """In a form (or asked whether to leave it), its place is kept to resume after the choice;
+    any other state is left."""
+    found = await forms.current(state)
+    if found is not None:
+        await state.update_data({RESUME: found[1]})
     else:
         await state.clear()
     await ask_language(message, state, user, i18n)

@@ -45,13 +45,41 @@ class Chat:
         self.dispatcher = dispatcher
         self.bot = bot
         self.session = session
+        # the inline buttons each message of the bot carries now, by (chat id, message id)
+        self.buttons: dict[tuple[int, int], list[dict[str, Any]]] = {}
 
     async def feed(self, update: dict[str, Any]) -> list[Request]:
         self.session.take()
         await self.dispatcher.feed_update(
             self.bot, Update.model_validate(update, context={"bot": self.bot})
         )
-        return self.session.take()
+        sent = self.session.take()
+        self._track(sent)
+        return sent
+
+    def _track(self, sent: list[Request]) -> None:
+        for request in sent:
+            if request.chat_id is None:
+                continue
+            if request.method.startswith("send") and request.message_id is not None:
+                self.buttons[(request.chat_id, request.message_id)] = request.inline_buttons()
+            elif request.method in ("editMessageText", "editMessageReplyMarkup"):
+                message_id = int(request.params["message_id"])
+                self.buttons[(request.chat_id, message_id)] = request.inline_buttons()
+
+    def message_with(self, person: Person, data: str, chat_id: int | None = None) -> int | None:
+        """The newest message in the chat whose buttons (as they are now) include `data`."""
+        chat_id = person.id if chat_id is None else chat_id
+        for (chat, message_id), buttons in sorted(self.buttons.items(), reverse=True):
+            if chat == chat_id and any(b.get("callback_data") == data for b in buttons):
+                return message_id
+        return None
+
+    async def tap(self, person: Person, data: str) -> list[Request]:
+        """Press a button the bot really shows now (on its newest message carrying it)."""
+        message_id = self.message_with(person, data)
+        assert message_id is not None, f"no message shows a button {data!r} now"
+        return await self.press(person, data, message_id=message_id)
 
     def message_update(
         self, person: Person, chat: dict[str, Any] | None = None, **content: Any

@@ -74,10 +74,18 @@ async def test_retiree_browses_signs_up_and_cancels(chat: Chat, session: AsyncSe
     reg = await _registration(session, activity.id, wang.id)
     assert reg.status == RegistrationStatus.CONFIRMED
 
-    # A double tap on the old button: told kindly, nothing changes.
+    assert "取消报名" in " ".join(answer.button_texts())  # cancel it right there
+
+    # A double tap on the old button: the card is refreshed in place and says so.
     sent = await chat.press(WANG, card.callback_data("我要报名"))
     alert = next(r for r in sent if r.method == "answerCallbackQuery")
-    assert "不用重复报名" in alert.params["text"]
+    assert "已更新" in alert.params["text"]
+    refreshed = last_message(sent)
+    assert "✅ 您已报名" in refreshed.text
+    assert "❌ 取消报名" in refreshed.button_texts()
+    assert not any("我要报名" in t for t in refreshed.button_texts())
+    reg = await _registration(session, activity.id, wang.id)
+    assert reg.status == RegistrationStatus.CONFIRMED
 
     sent = await chat.send(WANG, "📅 我的活动")
     mine = last_message(sent)
@@ -91,6 +99,10 @@ async def test_retiree_browses_signs_up_and_cancels(chat: Chat, session: AsyncSe
     assert reg.status == RegistrationStatus.CANCELLED
 
     sent = await chat.send(WANG, "📅 我的活动")
+    assert "还没有报名" in last_message(sent).text
+    # the old list's cancel button: the list is refreshed in place, and says so
+    sent = await chat.press(WANG, mine.callback_data("取消"))
+    assert "已更新" in next(r for r in sent if r.method == "answerCallbackQuery").params["text"]
     assert "还没有报名" in last_message(sent).text
 
 

@@ -83,8 +83,16 @@ async def test_help_is_role_aware_and_keeps_the_form(chat: Chat, session: AsyncS
     assert "Start" in text and "What is your full name?" in text
     sent = await chat.send(newcomer, "Zhou Min")  # the form goes on where it was
     assert "phone number" in only_message(sent).text
-    sent = await chat.send(newcomer, "/menu")
-    assert only_message(sent).button_texts() == ["▶️ Start"]
+    sent = await chat.send(newcomer, "/menu")  # the name given is kept as a draft
+    kept, menu = (r for r in sent if r.method == "sendMessage")
+    assert "kept" in kept.text and menu.button_texts() == ["▶️ Start"]
+    # registering again later offers what was entered
+    await chat.send(newcomer, "▶️ Start")
+    await chat.send(newcomer, "English")
+    sent = await chat.send(newcomer, "👴 I am a retiree")
+    assert "You did not finish your form last time." in sent[-1].text
+    sent = await chat.send(newcomer, "▶️ Continue where I left off")
+    assert "phone number" in sent[-1].text
 
 
 async def test_fallbacks_are_never_silent(chat: Chat, session: AsyncSession) -> None:

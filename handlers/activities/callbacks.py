@@ -36,7 +36,11 @@ class SignupCb(CallbackData, prefix="asu"):
 
 
 class RegAction(enum.StrEnum):
-    ASK = "a"  # "cancel" / "can't come": ask to confirm
+    ASK = "a"  # "cancel" / "can't come" (a reminder, a notice): ask to confirm
+    # the same from a screen that shows the state ("My activities", an activity's card): when
+    # the sign-up has changed since, that screen is refreshed in place instead ("Updated")
+    ASK_IN_LIST = "al"
+    ASK_ON_CARD = "ac"
     CANCEL = "c"
     KEEP = "k"
 

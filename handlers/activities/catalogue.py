@@ -18,17 +18,24 @@ from handlers.activities.texts import category_name, details_text
 from handlers.menu import MenuButton
 from handlers.ui import edit_or_send
 from models.activities import (
+    ACTIVE,
     Category,
+    RegistrationStatus,
     confirmed_count,
     counts_for,
+    is_own,
+    profiles_for,
+    registration_for,
     require_activity,
     signup_open,
     upcoming_activities,
     waitlist_count,
     waitlist_counts_for,
+    waitlist_position,
 )
 from models.base import utcnow
 from models.office import OfficeSettings
+from models.users import User
 
 PAGE_SIZE = 6
 
@@ -79,13 +86,47 @@ async def filters_chosen(query: CallbackQuery) -> None:
     await edit_or_send(query, _("Which kind of activity would you like?"), categories_keyboard())
 
 
-async def activity_chosen(
-    query: CallbackQuery,
-    callback_data: CatalogueCb,
+async def viewer_state(
+    session: AsyncSession, user: User, activity_id: int
+) -> tuple[list[str], list[tuple[int, str | None]], bool]:
+    """The viewer's own sign-ups for the activity (and those of the relatives they act for):
+    the lines the card shows, the cancel buttons, and whether anyone is left to sign up."""
+    lines: list[str] = []
+    cancels: list[tuple[int, str | None]] = []
+    anyone_left = False
+    for profile in await profiles_for(session, user):
+        registration = await registration_for(session, activity_id, profile.id)
+        if registration is None or registration.status not in ACTIVE:
+            anyone_left = True
+            continue
+        name = None if is_own(user, profile.id) else profile.full_name
+        if registration.status == RegistrationStatus.WAITLISTED:
+            position = await waitlist_position(session, registration)
+            line = "⏳ " + (
+                _("You are number {n} on the waiting list")
+                if name is None
+                else _("{name} is number {n} on the waiting list")
+            ).format(n=position, name=name)
+        else:
+            line = "✅ " + (
+                _("You are signed up") if name is None else _("{name} is signed up")
+            ).format(name=name)
+        lines.append(line)
+        cancels.append((registration.id, name))
+    return lines, cancels, anyone_left or not lines
+
+
+async def card_view(
     session: AsyncSession,
+    user: User,
     office: OfficeSettings,
-) -> None:
-    activity = await require_activity(session, callback_data.activity_id)
+    activity_id: int,
+    page: int = 0,
+    category: Category | None = None,
+) -> tuple[str, InlineKeyboardMarkup]:
+    """An activity's card as this viewer sees it: their own state, "cancel" for a place they
+    (or a relative) have, "sign up" only while someone they act for is not on it."""
+    activity = await require_activity(session, activity_id)
     confirmed = await confirmed_count(session, activity.id)
     waiting = await waitlist_count(session, activity.id)
     full = confirmed >= activity.capacity or waiting > 0
@@ -93,7 +134,25 @@ async def activity_chosen(
     open_now = signup_open(activity, utcnow())
     if not open_now and not activity.is_cancelled:
         text += "\n\n" + _("Sign-up for this activity is closed.")
-    markup = details_keyboard(activity, open_now, full, callback_data.page, callback_data.category)
+    lines, cancels, anyone_left = await viewer_state(session, user, activity.id)
+    if lines:
+        text += "\n\n" + "\n".join(lines)
+    if activity.is_cancelled or activity.starts_at <= utcnow():
+        cancels = []
+    markup = details_keyboard(activity, open_now and anyone_left, full, page, category, cancels)
+    return text, markup
+
+
+async def activity_chosen(
+    query: CallbackQuery,
+    callback_data: CatalogueCb,
+    session: AsyncSession,
+    user: User,
+    office: OfficeSettings,
+) -> None:
+    text, markup = await card_view(
+        session, user, office, callback_data.activity_id, callback_data.page, callback_data.category
+    )
     await edit_or_send(query, text, markup)
 
 

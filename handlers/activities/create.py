@@ -349,6 +349,7 @@ CREATE = Form(
     [TITLE, CATEGORY, DESCRIPTION, PLACE, STARTS, ENDS, CAPACITY, DEADLINE, WEEKS_STEP],
     data_key="activity_create",
     review=REVIEW,
+    title=lambda: _("new activity"),
 )
 
 
@@ -359,7 +360,8 @@ async def new_activity_chosen(query: CallbackQuery, **data: Any) -> None:
     message = message_of(query)
     if message is None:
         return
-    await data["state"].clear()
+    # another form open (or this one): kept as a draft, and offered again here
+    await data["forms"].leave(data["state"], query.bot, message.chat.id, keep=True)
     await CREATE.start(StepContext.of(message, data))
 
 

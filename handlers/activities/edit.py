@@ -138,7 +138,8 @@ async def field_chosen(query: CallbackQuery, callback_data: EditCb, **data: Any)
     message = message_of(query)
     if message is None:
         return
-    await data["state"].clear()
+    # another form open: kept as a draft (a half-made new activity is not lost here)
+    await data["forms"].leave(data["state"], query.bot, message.chat.id, keep=True)
     answers = {
         FIELD: callback_data.field.value,
         ACTIVITY: activity.id,

@@ -93,9 +93,9 @@ async def rating_chosen(
         ),
     )
     message = message_of(query)
-    if message is None:
+    if message is None or await data["state"].get_state() is not None:
+        # pressed on a pushed question in the middle of another form: that form goes on
         return
-    await data["state"].clear()
     await FEEDBACK.start(StepContext.of(message, data), answers={REGISTRATION: registration.id})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
@@ -125,9 +126,24 @@ def categories_keyboard() -> InlineKeyboardMarkup:
 
 
 def details_keyboard(
-    activity: Activity, can_sign_up: bool, full: bool, page: int, category: Category | None
+    activity: Activity,
+    can_sign_up: bool,
+    full: bool,
+    page: int,
+    category: Category | None,
+    cancels: Sequence[tuple[int, str | None]] = (),
 ) -> InlineKeyboardMarkup:
+    """`cancels`: the viewer's own sign-ups here (registration id, and the relative's name
+    or None for the viewer's own), each with its cancel button."""
     builder = InlineKeyboardBuilder()
+    for registration_id, name in cancels:
+        builder.button(
+            text="❌ "
+            + (_("Cancel my sign-up") if name is None else _("Cancel {name}'s sign-up")).format(
+                name=name
+            ),
+            callback_data=RegCb(action=RegAction.ASK_ON_CARD, registration_id=registration_id),
+        )
     if can_sign_up:
         builder.button(
             text="📝 " + _("Join the waiting list") if full else "✅ " + _("Sign up"),
@@ -138,6 +154,19 @@ def details_keyboard(
         callback_data=CatalogueCb(action=CatAction.PAGE, page=page, category=category),
     )
     builder.adjust(1)
+    return builder.as_markup()
+
+
+def cancel_signup_keyboard(registration_id: int, name: str | None) -> InlineKeyboardMarkup:
+    """Under a sign-up's confirmation: its cancel button, as on the activity's card."""
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text="❌ "
+        + (_("Cancel my sign-up") if name is None else _("Cancel {name}'s sign-up")).format(
+            name=name
+        ),
+        callback_data=RegCb(action=RegAction.ASK_ON_CARD, registration_id=registration_id),
+    )
     return builder.as_markup()
 
 
@@ -188,7 +217,7 @@ def my_activities_keyboard(numbered: list[tuple[int, Registration]]) -> InlineKe
             + _("Cancel {number}. {title}").format(
                 number=number, title=for_reader(registration.activity.title)
             ),
-            callback_data=RegCb(action=RegAction.ASK, registration_id=registration.id),
+            callback_data=RegCb(action=RegAction.ASK_IN_LIST, registration_id=registration.id),
         )
     builder.adjust(1)
     return builder.as_markup()

@@ -10,8 +10,10 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.callbacks import RegAction, RegCb
+from handlers.activities.catalogue import card_view
 from handlers.activities.keyboards import confirm_cancel_keyboard, my_activities_keyboard
 from handlers.activities.texts import format_when
+from handlers.common import updated_text
 from handlers.menu import MenuButton
 from handlers.script import for_reader
 from handlers.ui import edit_or_send
@@ -70,10 +72,21 @@ async def cancel_asked(
     session: AsyncSession,
     user: User,
     office: OfficeSettings,
+    callback_answer: CallbackAnswer,
 ) -> None:
     registration = await registration_seen_by(session, user, callback_data.registration_id)
     if registration.status == RegistrationStatus.CANCELLED:
-        raise ActivityError(ActivityErrorCode.NOT_ACTIVE)
+        if callback_data.action == RegAction.ASK:  # a reminder or notice: nothing to refresh
+            raise ActivityError(ActivityErrorCode.NOT_ACTIVE)
+        # a screen shown before the change: it is refreshed in place, and says so (on a
+        # phone the edited message may be far up the chat)
+        if callback_data.action == RegAction.ASK_IN_LIST:
+            text, markup = await mine_view(session, user, office)
+        else:
+            text, markup = await card_view(session, user, office, registration.activity_id)
+        await edit_or_send(query, text, markup)
+        callback_answer.text = updated_text()
+        return
     activity = registration.activity
     text = _("Cancel {name}'s place at “{title}” on {when}?").format(
         name=registration.profile.full_name,
@@ -115,7 +128,10 @@ def setup() -> Router:
     router = Router(name=__name__)
     router.message.register(cmd_my_activities, MenuButton("my_activities"))
     on = router.callback_query.register
-    on(cancel_asked, RegCb.filter(F.action == RegAction.ASK))
+    on(
+        cancel_asked,
+        RegCb.filter(F.action.in_({RegAction.ASK, RegAction.ASK_IN_LIST, RegAction.ASK_ON_CARD})),
+    )
     on(cancel_confirmed, RegCb.filter(F.action == RegAction.CANCEL))
     on(cancel_declined, RegCb.filter(F.action == RegAction.KEEP))
     return router

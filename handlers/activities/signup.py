@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.types import CallbackQuery
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.callbacks import SignupAction, SignupCb
-from handlers.activities.keyboards import who_goes_keyboard
+from handlers.activities.catalogue import card_view, viewer_state
+from handlers.activities.keyboards import cancel_signup_keyboard, who_goes_keyboard
 from handlers.activities.texts import format_when
+from handlers.common import updated_text
 from handlers.script import for_reader
 from handlers.ui import edit_or_send
 from models.activities import is_own, profiles_for, require_activity, sign_up
@@ -25,8 +28,14 @@ async def signup_started(
     session: AsyncSession,
     user: User,
     office: OfficeSettings,
+    callback_answer: CallbackAnswer,
 ) -> None:
     activity = await require_activity(session, callback_data.activity_id)
+    _lines, _cancels, anyone_left = await viewer_state(session, user, activity.id)
+    if not anyone_left:  # a card shown before they signed up: refreshed, and it says so
+        await edit_or_send(query, *await card_view(session, user, office, activity.id))
+        callback_answer.text = updated_text()
+        return
     profiles = await profiles_for(session, user)
     if not profiles:
         await edit_or_send(
@@ -90,7 +99,8 @@ async def _sign_up(
         ).format(position=result.position, name=registration.profile.full_name)
         text += "\n" + _("If a place frees up, we will tell you at once.")
     text += "\n" + _("You can see and cancel it under “My activities”.")
-    await edit_or_send(query, text)
+    name = None if me else registration.profile.full_name
+    await edit_or_send(query, text, cancel_signup_keyboard(registration.id, name))
 
 
 def setup() -> Router:

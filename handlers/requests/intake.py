@@ -92,11 +92,47 @@ async def _who_keyboard(ctx: StepContext) -> InlineKeyboardMarkup:
     return who_keyboard([(p.id, p.full_name) for p in profiles])
 
 
+def _has_description(ctx: StepContext) -> bool:
+    return bool(ctx.answers.get("description") or ctx.answers.get("attachments"))
+
+
 def _description_question(ctx: StepContext) -> str:
-    return _(
-        "Please tell us what you need: type it, send a voice message or photos. "
-        "You can send several. When you have finished, tap “{done}”."
-    ).format(done=done_text())
+    if not _has_description(ctx):
+        return _(
+            "Please tell us what you need: type it, send a voice message or photos. "
+            "You can send several. When you have finished, tap “{done}”."
+        ).format(done=done_text())
+    # changing it (or taking it up again): what is there stays unless rewritten
+    lines = [_("What you have told us so far:"), ctx.answers.get("description") or "—"]
+    media = _media(ctx.answers)
+    if media:
+        lines.append(media)
+    lines += [
+        "",
+        _(
+            "Send more text, voice messages or photos to add to it, or tap “{rewrite}” to "
+            "write the text anew (photos and voice messages stay). When you have finished, "
+            "tap “{done}”."
+        ).format(rewrite=rewrite_text(), done=done_text()),
+    ]
+    return "\n".join(lines)
+
+
+def _description_keyboard(ctx: StepContext) -> Any:
+    if _has_description(ctx):
+        return form_keyboard([done_text()], [rewrite_text()])
+    return form_keyboard([done_text()])
+
+
+def rewrite_text() -> str:
+    return "✏️ " + _("Write the text anew")
+
+
+def _media(answers: dict[str, Any]) -> str:
+    attachments = answers.get("attachments") or []
+    photos = sum(1 for a in attachments if a["kind"] == AttachmentKind.PHOTO)
+    voices = sum(1 for a in attachments if a["kind"] == AttachmentKind.VOICE)
+    return media_line(photos, voices)
 
 
 def _today(office: OfficeSettings) -> date:
@@ -110,9 +146,6 @@ def _urgency_question(ctx: StepContext) -> str:
 
 
 def summary_text(answers: dict[str, Any]) -> str:
-    attachments = answers.get("attachments") or []
-    photos = sum(1 for a in attachments if a["kind"] == AttachmentKind.PHOTO)
-    voices = sum(1 for a in attachments if a["kind"] == AttachmentKind.VOICE)
     lines = [
         _("Please check your request:"),
         "",
@@ -120,7 +153,7 @@ def summary_text(answers: dict[str, Any]) -> str:
         _("Type: {category}").format(category=category_label(answers["category"])),
         _("What is needed: {text}").format(text=answers.get("description") or "—"),
     ]
-    media = media_line(photos, voices)
+    media = _media(answers)
     if media:
         lines.append(media)
     lines += [
@@ -161,7 +194,7 @@ DESCRIPTION = Step(
     IntakeForm.description,
     prompt=lambda: _("Please tell us what you need: type it, send a voice message or photos."),
     text=_description_question,
-    keyboard=lambda ctx: form_keyboard([done_text()]),
+    keyboard=_description_keyboard,
     field=IntakeField.DESCRIPTION.value,
     label=lambda: _("Change the description"),
 )
@@ -198,6 +231,7 @@ INTAKE = Form(
     [WHO, CATEGORY, DESCRIPTION, WHEN, DATE, URGENCY],
     data_key="request",
     review=CONFIRM,
+    title=lambda: _("help request"),
 )
 
 
@@ -332,8 +366,7 @@ async def change_chosen(
     if ctx is None or callback_data.field is None:
         return stale(callback_answer)
     await edit_markup(callback, None)
-    if callback_data.field == IntakeField.DESCRIPTION:
-        await INTAKE.store(ctx, description="", attachments=[], album=None)  # told anew
+    # the description is shown with "add" and "write anew": nothing told is dropped here
     await INTAKE.edit(ctx, callback_data.field.value)
 
 
@@ -394,6 +427,19 @@ async def description_done(message: Message, **data: Any) -> None:
     check_description(answers.get("description") or "", len(answers.get("attachments") or []))
     await message.answer(_("Thank you, got it."), reply_markup=form_keyboard())
     await INTAKE.advance(ctx, DESCRIPTION)
+
+
+async def description_rewritten(message: Message, **data: Any) -> None:
+    """The text is written anew; the photos and voice messages stay."""
+    ctx = StepContext.of(message, data)
+    await INTAKE.store(ctx, description="")
+    await message.answer(
+        _(
+            "Good, the text is cleared (photos and voice messages stay). Please tell us "
+            "again what you need, then tap “{done}”."
+        ).format(done=done_text()),
+        reply_markup=form_keyboard([done_text()]),
+    )
 
 
 async def description_text(message: Message, **data: Any) -> None:
@@ -461,26 +507,37 @@ def setup() -> Router:
     """Private chats (the capability's private router carries the chat filter)."""
     router = Router(name=__name__)
     router.message.register(cmd_request_help, MenuButton("request_help"))
-    router.callback_query.register(who_chosen, IntakeForm.who, WhoCb.filter())
-    router.callback_query.register(category_chosen, IntakeForm.category, CategoryCb.filter())
+    router.callback_query.register(who_chosen, IntakeForm.who, WhoCb.filter(), INTAKE.live())
     router.callback_query.register(
-        date_asked, IntakeForm.when, WhenCb.filter(F.preferred == Preferred.DATE)
-    )
-    router.callback_query.register(when_chosen, IntakeForm.when, WhenCb.filter())
-    router.callback_query.register(
-        date_chosen, IntakeForm.date, DateCb.filter(F.action == DateAction.PICK)
+        category_chosen, IntakeForm.category, CategoryCb.filter(), INTAKE.live()
     )
     router.callback_query.register(
-        date_back, IntakeForm.date, DateCb.filter(F.action == DateAction.BACK)
+        date_asked, IntakeForm.when, WhenCb.filter(F.preferred == Preferred.DATE), INTAKE.live()
     )
-    router.callback_query.register(urgency_chosen, IntakeForm.urgency, UrgencyCb.filter())
+    router.callback_query.register(when_chosen, IntakeForm.when, WhenCb.filter(), INTAKE.live())
     router.callback_query.register(
-        change_chosen, IntakeForm.confirm, ReviewCb.filter(F.action == ReviewAction.CHANGE)
+        date_chosen, IntakeForm.date, DateCb.filter(F.action == DateAction.PICK), INTAKE.live()
     )
     router.callback_query.register(
-        send_chosen, IntakeForm.confirm, ReviewCb.filter(F.action == ReviewAction.SEND)
+        date_back, IntakeForm.date, DateCb.filter(F.action == DateAction.BACK), INTAKE.live()
+    )
+    router.callback_query.register(
+        urgency_chosen, IntakeForm.urgency, UrgencyCb.filter(), INTAKE.live()
+    )
+    router.callback_query.register(
+        change_chosen,
+        IntakeForm.confirm,
+        ReviewCb.filter(F.action == ReviewAction.CHANGE),
+        INTAKE.live(),
+    )
+    router.callback_query.register(
+        send_chosen,
+        IntakeForm.confirm,
+        ReviewCb.filter(F.action == ReviewAction.SEND),
+        INTAKE.live(),
     )
     router.message.register(description_done, IntakeForm.description, TextIs(done_text))
+    router.message.register(description_rewritten, IntakeForm.description, TextIs(rewrite_text))
     router.message.register(description_text, IntakeForm.description, F.text, ~AnyMenuButton())
     router.message.register(description_media, IntakeForm.description, F.voice | F.photo)
     router.message.register(description_invalid, IntakeForm.description, ~AnyMenuButton())

@@ -17,8 +17,8 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.common import is_command
-from handlers.forms import Form, Invalid, Step, StepContext, default_problem
+from handlers.common import is_command, updated_text
+from handlers.forms import BUTTONS, GIVEN, Form, Invalid, Step, StepContext, default_problem
 from handlers.menu import AnyMenuButton, MenuButton, main_menu_keyboard, menu_item
 from handlers.requests.callbacks import MineAction, MineCb, RateCb, SkipCommentCb
 from handlers.requests.keyboards import (
@@ -149,14 +149,16 @@ async def request_opened(
 async def cancel_chosen(
     callback: CallbackQuery,
     callback_data: MineCb,
+    callback_answer: CallbackAnswer,
     session: AsyncSession,
     user: User,
     office: OfficeSettings,
 ) -> None:
     """Asks first; a request that can no longer be cancelled shows its history instead."""
     request = await get_request(session, user, callback_data.request_id)
-    if not may_cancel(request, user):
+    if not may_cancel(request, user):  # a screen from before a change: refreshed, and says so
         await _show_history(callback, request, user, office)
+        callback_answer.text = updated_text()
         return
     await edit_or_send(
         callback,
@@ -187,14 +189,16 @@ async def cancel_confirmed(
 async def rate_chosen(
     callback: CallbackQuery,
     callback_data: MineCb,
+    callback_answer: CallbackAnswer,
     session: AsyncSession,
     user: User,
     office: OfficeSettings,
 ) -> None:
     """The stars; a request that can no longer be rated shows its history instead."""
     request = await get_request(session, user, callback_data.request_id)
-    if not may_rate(request, user):
+    if not may_rate(request, user):  # a screen from before a change: refreshed, and says so
         await _show_history(callback, request, user, office)
+        callback_answer.text = updated_text()
         return
     await edit_or_send(
         callback,
@@ -224,12 +228,17 @@ async def stars_chosen(
         await edit_or_send(callback, text)
         return
     await state.set_state(RatingForm.comment)
-    await state.update_data({RATING.data_key: {"request_id": request.id}})
+    answers: dict[str, Any] = {"request_id": request.id, GIVEN: ["request_id"]}
+    if isinstance(callback.message, Message):  # its "no comment" button is the form's now
+        answers[BUTTONS] = callback.message.message_id
+    await state.update_data({RATING.data_key: answers})
     text += "\n" + COMMENT.prompt()
     await edit_or_send(callback, text, skip_comment_keyboard(request.id))
 
 
 async def comment_skipped(callback: CallbackQuery, state: FSMContext, user: User) -> None:
+    """Only the button of the rating being asked now (`RATING.live()`): one from a finished
+    rating is stale and changes nothing."""
     await state.clear()
     await edit_markup(callback, None)
     if isinstance(callback.message, Message):
@@ -291,6 +300,8 @@ def setup() -> Router:
     )
     router.callback_query.register(rate_chosen, MineCb.filter(F.action == MineAction.RATE))
     router.callback_query.register(stars_chosen, RateCb.filter(F.stars.in_({1, 2, 3, 4, 5})))
-    router.callback_query.register(comment_skipped, SkipCommentCb.filter())
+    router.callback_query.register(
+        comment_skipped, RatingForm.comment, SkipCommentCb.filter(), RATING.live()
+    )
     router.include_router(RATING.router(~AnyMenuButton()))
     return router

@@ -206,9 +206,10 @@ async def a_retiree_browses_and_signs_up(sandbox: Any) -> dict[str, Any]:
     assert CALLIGRAPHY in message_text(mine) and "太极拳晨练" in message_text(mine), mine
     assert any(CALLIGRAPHY in t for t in button_texts(mine)), button_texts(mine)
 
-    # Signing up twice from the same (now stale) detail card: a kind answer, no second place.
+    # Signing up twice from the same (now stale) detail card: the card is refreshed in place
+    # with her place on it, and says so; no second place.
     answer = await press_raw(li, button_data(details, "我要报名"), details["message_id"])
-    assert answer["text"] == "已经报过名了，不用重复报名。" and answer["show_alert"], answer
+    assert answer["text"] == "🔄 已更新", answer
     return catalogue
 
 
@@ -253,10 +254,11 @@ async def the_waiting_list_moves(sandbox: Any) -> None:
     mine = await expect(wang, wang.tap(MENU_MINE), "您报名的活动", OUTING)
     assert "候补" not in message_text(mine), message_text(mine)
 
-    # Stale: 吴振华 taps the cancel button of his old list and the confirm button again.
+    # Stale: 吴振华 taps the cancel button of his old list (refreshed in place, and it says
+    # so) and the confirm button again (already cancelled).
     old_list = next(m for m in wu.bot_messages() if "您报名的活动" in message_text(m))
     answer = await press_raw(wu, button_data(old_list, OUTING), old_list["message_id"])
-    assert answer["text"] == "这个报名已经取消过了。", answer
+    assert answer["text"] == "🔄 已更新", answer
     answer = await press_raw(wu, *stale_confirm)
     assert answer["text"] == "这个报名已经取消过了。", answer
 
@@ -353,10 +355,10 @@ async def forged_buttons_get_a_kind_answer(sandbox: Any, catalogue: dict[str, An
     # 王秀英's registration for the dumplings, pressed by 李建国: not his to cancel.
     son = Person(sandbox, WANG_SON)
     mine = next(m for m in reversed(son.bot_messages()) if "您报名的活动" in message_text(m))
-    wang_registration = button_data(mine, DUMPLINGS)  # arg:a:<id>
-    answer = await press_raw(li, wang_registration.replace("arg:a:", "arg:c:"), message_id)
+    wang_registration = button_data(mine, DUMPLINGS)  # arg:al:<id>
+    answer = await press_raw(li, wang_registration.replace("arg:al:", "arg:c:"), message_id)
     assert answer["text"] == "抱歉，您不能替这位老人办理。", answer
-    registration_id = wang_registration.removeprefix("arg:a:")
+    registration_id = wang_registration.removeprefix("arg:al:")
     answer = await press_raw(li, f"art:{registration_id}:5", message_id)  # rate her place
     assert answer["text"] == "抱歉，您不能替这位老人办理。", answer
 
@@ -475,9 +477,9 @@ async def test_forged_cancel_question_keeps_someone_elses_place_private(
     await open_menu(li)
     mine = await expect(li, li.tap(MENU_MINE), "您报名的活动")
     own = button_data(mine, "太极拳晨练")
-    assert re.fullmatch(r"arg:a:\d+", own), own  # the shape of the real button
+    assert re.fullmatch(r"arg:al:\d+", own), own  # the shape of the real button
     # 王秀英's place in the same tai chi session, in that shape.
-    theirs = f"arg:a:{await registration_id_of(e2e_database_url, '太极拳晨练', '王秀英')}"
+    theirs = f"arg:al:{await registration_id_of(e2e_database_url, '太极拳晨练', '王秀英')}"
     shown = len(li.bot_messages())
     answer = await press_raw(li, theirs, mine["message_id"])
     await asyncio.sleep(1.0)  # anything the bot sends after the answer
