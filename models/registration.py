@@ -125,6 +125,21 @@ def birth_years(today: date) -> range:
     return range(today.year - MAX_AGE, today.year - MIN_AGE + 1)
 
 
+ADDRESS_MIN_LENGTH = 4
+ADDRESS_MAX_LENGTH = 200
+
+
+def read_address(text: str | None) -> str | None:
+    """A home address as typed ("东区3号楼2单元301"): one line, ADDRESS_MIN_LENGTH to
+    ADDRESS_MAX_LENGTH characters, with a letter or a digit, not a command; None otherwise."""
+    address = " ".join((text or "").split())
+    if not ADDRESS_MIN_LENGTH <= len(address) <= ADDRESS_MAX_LENGTH:
+        return None
+    if address.startswith("/") or not any(ch.isalnum() for ch in address):
+        return None
+    return address
+
+
 def age_on(born: date, today: date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
@@ -247,6 +262,7 @@ async def register_retiree(
     grid_id: int | None,
     today: date,
     phone_verified: bool = False,
+    address: str | None = None,
 ) -> RetireeRegistration:
     """Creates the user's retiree profile, or claims the one staff entered with the same phone
     (no duplicate), or updates the user's own profile if they register again.
@@ -286,6 +302,8 @@ async def register_retiree(
     profile.birthday_is_lunar = birthday_is_lunar
     if grid_id is not None or not claimed:
         profile.grid_id = grid_id
+    if address:
+        profile.address = read_address(address) or profile.address
     profile.over_80 = age_on(birthday, today) >= 80
     finish_onboarding(user, Role.RETIREE)
     await session.flush()

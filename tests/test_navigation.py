@@ -160,6 +160,8 @@ async def test_language_change_mid_registration_keeps_the_answers(
     assert "solar or by the lunar" in question.text
     assert question.button_texts()[:2] == ["☀️ Solar calendar (Gregorian)", "🌙 Lunar calendar"]
     sent = await chat.send(person, "☀️ Solar calendar (Gregorian)")
+    assert "home address" in only_message(sent).text
+    sent = await chat.send(person, "东区3号楼2单元301")
     summary = only_message(sent)
     assert "吴玉珍" in summary.text and "13600001111" in summary.text
     assert "1950-02-03 (solar calendar)" in summary.text
