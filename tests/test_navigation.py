@@ -73,7 +73,7 @@ async def test_language_change_answers_in_the_new_language(
 async def test_help_is_role_aware_and_keeps_the_form(chat: Chat, session: AsyncSession) -> None:
     await registered_admin(chat)
     sent = await chat.send(ADMIN, "/help")
-    assert "/invite" in only_message(sent).text
+    assert "🎟️ 邀请同事" in only_message(sent).text
     newcomer = Person(id=40001, first_name="New", language_code="en")
     await chat.send(newcomer, "/start")
     await chat.send(newcomer, "English")
