@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     webhook_port: int = Field(default=8080, ge=1, le=65535)
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     staff_chat_id: int | None = None
+    # The office's phone number, given in ❓ Help for those who would rather call.
+    office_phone: str | None = Field(default=None, max_length=40)
     # Outbox sender: stay well below Telegram's ~30 messages per second.
     outbox_rate_per_second: float = Field(default=20.0, gt=0)
     outbox_max_attempts: int = Field(default=8, ge=1)
@@ -102,6 +104,7 @@ class Settings(BaseSettings):
             staff_chat_id=self.staff_chat_id,
             activity_reminder_hours=tuple(self.activity_reminder_hours),
             admin_ids=frozenset(self.admin_ids),
+            phone=(self.office_phone or "").strip() or None,
         )
 
     @property

@@ -36,6 +36,7 @@ def setup() -> Router:
         fallback,
         family,
         language,
+        menu_words,
         navigation,
         onboarding,
         staff_invites,
@@ -54,6 +55,7 @@ def setup() -> Router:
         onboarding.setup(),
         family.setup(),
         staff_invites.setup(),
+        menu_words.setup(),  # 活动, 帮忙, 取消, 投诉 typed at the main menu
     )
     root = Router(name="handlers")
     # a menu button, /menu or /start in the middle of a form keeps it as a draft, before any
@@ -77,6 +79,7 @@ def forms() -> FormRegistry:
     from handlers import requests as service_requests
     from handlers.activities import FORMS as ACTIVITY_FORMS
     from handlers.activities.importing import ImportForm, q_file
+    from handlers.requests.quick_help import QuickHelp, offer_question
 
     all_forms: list[Form] = [
         *onboarding.FORMS,
@@ -87,6 +90,7 @@ def forms() -> FormRegistry:
     questions = {
         str(language.LanguageChoice.language.state): language.q_language,
         str(ImportForm.file.state): q_file,
+        str(QuickHelp.offer.state): offer_question,
     }
     return FormRegistry(all_forms, questions)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import KeyboardButton, Message, ReplyKeyboardMarkup
@@ -22,12 +22,12 @@ from aiogram.utils.keyboard import ReplyKeyboardBuilder
 from handlers.common import form_keyboard
 from handlers.forms import HELD, FormRegistry, StepContext
 from handlers.menu import MenuButton, main_menu_keyboard, menu_item
-from handlers.onboarding.welcome import ask_role
+from handlers.onboarding.welcome import LANGUAGE_NAMES, Welcome, ask_role
 from models.registration import finish_onboarding, set_language
 from models.users import Role, User
 
 # The button label is the language's own name, the same whatever language is in use.
-LANGUAGES = {"简体中文": "zh_Hans", "繁體中文": "zh_Hant", "English": "en"}
+LANGUAGES = dict(zip(LANGUAGE_NAMES, ("zh_Hans", "zh_Hant", "en"), strict=True))
 RESUME = HELD  # in the FSM data: the form state to go back to once a language is chosen
 
 LANGUAGE_ITEM = menu_item("language", "🌐", lambda: _("Language"), frozenset(Role), order=910)
@@ -104,10 +104,15 @@ async def language_chosen(message: Message, **data: Any) -> None:
             reply_markup=main_menu_keyboard(ctx.user),
         )
         return
+    await continue_onboarding(ctx)
+
+
+async def continue_onboarding(ctx: StepContext) -> None:
+    """After the language (chosen, or told by Telegram): who are you?"""
     if ctx.user.role is not None:  # a bootstrap administrator: no questions to ask
         finish_onboarding(ctx.user)
         await ctx.state.clear()
-        await message.answer(
+        await ctx.message.answer(
             _("Welcome! You are registered as an administrator."),
             reply_markup=main_menu_keyboard(ctx.user),
         )
@@ -128,5 +133,8 @@ def setup() -> Router:
     router.message.register(cmd_language, Command("language"))
     router.message.register(cmd_language, MenuButton("language"))
     router.message.register(language_chosen, LanguageChoice.language, F.text.in_(LANGUAGES))
+    # a language tapped on the role question (offered when Telegram told us the language), or
+    # from an old keyboard outside any form: taken as the choice
+    router.message.register(language_chosen, StateFilter(None, Welcome.role), F.text.in_(LANGUAGES))
     router.message.register(language_invalid, LanguageChoice.language)
     return router

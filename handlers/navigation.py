@@ -41,7 +41,15 @@ from handlers.forms import (
     q_offer,
     restart_text,
 )
-from handlers.menu import MenuButton, is_menu_text, menu_item, show_menu, start_button_text
+from handlers.menu import (
+    MenuButton,
+    all_items,
+    is_menu_text,
+    menu_item,
+    show_menu,
+    start_button_text,
+)
+from models.office import OfficeSettings
 from models.users import Role, User
 
 ALL_ROLES = frozenset(Role)
@@ -211,50 +219,79 @@ async def offer_unclear(message: Message) -> None:
     await message.answer(q_offer(), reply_markup=offer_keyboard())
 
 
-def help_text(user: User | None) -> str:
+def help_text(user: User | None, office: OfficeSettings | None = None) -> str:
+    """What the bot is and which buttons to tap (not commands to type), and the office's
+    phone number for those who would rather call."""
+    call = ""
+    if office is not None and office.phone:
+        call = _("Would you rather call? The service office's phone number is {phone}.").format(
+            phone=office.phone
+        )
     if user is None or not user.is_onboarded:
-        return _(
-            "I am the assistant of the retiree service office. Tap “Start” (or send /start) "
-            "and answer a few questions to register."
-        )
+        parts = [
+            _(
+                "I am the assistant of the retiree service office. Tap “{start}” below and "
+                "answer a few questions to register."
+            ).format(start=start_button_text())
+        ]
+        return "\n\n".join([*parts, call] if call else parts)
     parts = [_("I am the assistant of the retiree service office.")]
-    if user.role == Role.RETIREE:
-        parts.append(
-            _("Tap the big buttons at the bottom of the screen to ask the office for help.")
-        )
-    elif user.role == Role.FAMILY:
+    if user.role in (Role.RETIREE, Role.FAMILY):
         parts.append(
             _(
-                "Under “My family” you see the relatives you are linked to, and you can add "
-                "another one. Their approval is needed first."
-            )
+                "Tap the big buttons at the bottom of the screen. To ask for help, tap "
+                "“{help}”, or simply send a voice message here: I will offer to pass it on to "
+                "the service office."
+            ).format(help=_menu_label("request_help"))
         )
-    else:
+    if user.role == Role.FAMILY:
+        parts.append(
+            _(
+                "Under “{family}” you see the relatives you are linked to, and you can add "
+                "another one. Their approval is needed first."
+            ).format(family=_menu_label("family"))
+        )
+    elif user.is_staff:
         parts.append(_("Your work tools are the buttons at the bottom of the screen."))
         if user.role == Role.ADMIN:
-            parts.append(_("Send /invite to create an invite code for a new colleague."))
+            parts.append(
+                _("Tap “{invite}” to create an invite code for a new colleague.").format(
+                    invite=_menu_label("invite")
+                )
+            )
     parts.append(
         _(
-            "If you are in the middle of a question and want to stop, tap “Back to menu” "
-            "or send /cancel. To change the language, send /language."
-        )
+            "If you are in the middle of a question and want to stop, tap “{back}”. To change "
+            "the language, tap “{language}”."
+        ).format(back=back_to_menu_text(), language=_menu_label("language"))
     )
+    if call:
+        parts.append(call)
     return "\n\n".join(parts)
 
 
+def _menu_label(key: str) -> str:
+    item = all_items().get(key)
+    return item.text() if item is not None else ""
+
+
 async def cmd_help(
-    message: Message, state: FSMContext, user: User | None, forms: FormRegistry
+    message: Message,
+    state: FSMContext,
+    user: User | None,
+    forms: FormRegistry,
+    office: OfficeSettings,
 ) -> None:
     """Help does not leave a form: the question is repeated after the help text."""
     current = await state.get_state()
     if current is not None:
         question = forms.prompt(current)
-        text = help_text(user)
+        text = help_text(user, office)
         if question:
             text += "\n\n" + keep_going_hint(current, forms)
         await message.answer(text)
         return
-    await show_menu(message, user, help_text(user))
+    await show_menu(message, user, help_text(user, office))
 
 
 async def unknown_command_in_form(message: Message, state: FSMContext, forms: FormRegistry) -> None:

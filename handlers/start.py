@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import Router
 from aiogram.filters import CommandStart
 from aiogram.fsm.context import FSMContext
@@ -12,15 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.family import render_link_request
 from handlers.filters import TextIs
-from handlers.language import ask_language
+from handlers.forms import StepContext
+from handlers.language import ask_language, continue_onboarding
 from handlers.menu import main_menu_keyboard, start_button_text
+from models.office import locale_from_language_code
 from models.registration import pending_links_for_retiree
 from models.users import User, mark_reachable
 
 
-async def cmd_start(
-    message: Message, state: FSMContext, session: AsyncSession, user: User, i18n: I18n
-) -> None:
+async def cmd_start(message: Message, **data: Any) -> None:
+    state: FSMContext = data["state"]
+    session: AsyncSession = data["session"]
+    user: User = data["user"]
+    i18n: I18n = data["i18n"]
     mark_reachable(user)  # they came back: we may write to them again
     await state.clear()
     if user.is_onboarded:
@@ -29,6 +35,11 @@ async def cmd_start(
             reply_markup=main_menu_keyboard(user),
         )
         await ask_pending_links_again(message, session, user)
+        return
+    told = message.from_user.language_code if message.from_user else None
+    if user.language is None and locale_from_language_code(told) is not None:
+        # Telegram told us the language: not asked again (the role question offers the others)
+        await continue_onboarding(StepContext.of(message, data))
         return
     await ask_language(message, state, user, i18n)
 

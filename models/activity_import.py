@@ -19,9 +19,8 @@ from __future__ import annotations
 import csv
 import enum
 import io
-import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,6 +43,7 @@ from models.activities import (
     check_weeks,
     create_activities,
 )
+from models.dates import parse_local_datetime, parse_local_time_on
 from models.users import User
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -109,51 +109,6 @@ def parse_category(text: str) -> Category | None:
         if lowered == category.value:
             return category
     return CATEGORY_ALIASES.get(value)
-
-
-_DATETIME = re.compile(
-    r"^\s*(?:(?P<y>\d{4})\s*[-/.年]\s*)?(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*[日号]?"
-    r"(?:\s*[Tt ,，]?\s*(?P<H>\d{1,2})\s*[:：点时]\s*(?P<M>\d{2})?\s*分?)?\s*$"
-)
-_TIME = re.compile(r"^\s*(?P<H>\d{1,2})\s*[:：点时]\s*(?P<M>\d{2})?\s*分?\s*$")
-
-
-def parse_local_datetime(
-    text: str, tz: ZoneInfo, now: datetime, *, require_time: bool = True
-) -> datetime | None:
-    """`2026-12-01 09:00`, `2026/12/1 9:00`, `12月1日 9点`, `12-01 09:00` (the next such date)
-    in the office's time zone -> aware UTC; None if it is not a date and time."""
-    match = _DATETIME.match(text)
-    if match is None:
-        return None
-    if match["H"] is None and require_time:
-        return None
-    try:
-        hour = int(match["H"] or 0)
-        minute = int(match["M"] or 0)
-        local_now = now.astimezone(tz)
-        year = int(match["y"]) if match["y"] else local_now.year
-        value = datetime(year, int(match["m"]), int(match["d"]), hour, minute, tzinfo=tz)
-        if not match["y"] and value < local_now - timedelta(days=1):
-            value = value.replace(year=year + 1)
-    except ValueError:
-        return None
-    return value.astimezone(ZoneInfo("UTC"))
-
-
-def parse_local_time_on(text: str, day_of: datetime, tz: ZoneInfo) -> datetime | None:
-    """A bare `11:00` on the same local day as `day_of`."""
-    match = _TIME.match(text)
-    if match is None:
-        return None
-    try:
-        local = day_of.astimezone(tz)
-        value = datetime.combine(
-            local.date(), time(int(match["H"]), int(match["M"] or 0)), tzinfo=tz
-        )
-    except ValueError:
-        return None
-    return value.astimezone(ZoneInfo("UTC"))
 
 
 def _cell_datetime(value: Any, tz: ZoneInfo, now: datetime) -> datetime | None:
@@ -299,11 +254,16 @@ def _parse_row(cells: dict[str, Any], tz: ZoneInfo, now: datetime) -> ActivityDr
         ends_at = None
         end_cell = cells.get("end")
         if _text(end_cell):
-            ends_at = _cell_datetime(end_cell, tz, now)
+            if isinstance(end_cell, time):
+                end_cell = end_cell.strftime("%H:%M")
+            # a time alone is on the start's day; else a full date and time
+            ends_at = (
+                None
+                if isinstance(end_cell, datetime)
+                else (parse_local_time_on(_text(end_cell), starts_at, tz))
+            )
             if ends_at is None:
-                if isinstance(end_cell, time):
-                    end_cell = end_cell.strftime("%H:%M")
-                ends_at = parse_local_time_on(_text(end_cell), starts_at, tz)
+                ends_at = _cell_datetime(end_cell, tz, now)
             if ends_at is None:
                 return error(RowProblem.BAD_END, "end")
             check_end(starts_at, ends_at)

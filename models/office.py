@@ -26,6 +26,8 @@ class OfficeSettings:
     activity_reminder_hours: tuple[int, ...] = DEFAULT_REMINDER_HOURS
     # Telegram user ids of the bootstrap administrators.
     admin_ids: frozenset[int] = field(default_factory=frozenset)
+    # The office's phone number (OFFICE_PHONE), for those who would rather call; None: not set.
+    phone: str | None = None
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
+from models.dates import read_full_date
 from models.errors import DomainError
 from models.notification_kinds import NotificationKind
 from models.office import OfficeSettings
@@ -105,28 +106,38 @@ def normalize_phone(text: str | None) -> str | None:
     return None
 
 
-_DATE_PATTERNS = (
-    re.compile(r"(\d{4})\s*[-./／]\s*(\d{1,2})\s*[-./／]\s*(\d{1,2})"),
-    re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号號]?"),
-    re.compile(r"(\d{4})(\d{2})(\d{2})"),
-)
-
-
 def parse_birthday(text: str | None, today: date) -> date | None:
-    """1948-03-15, 1948.3.15, 1948/3/15, 1948年3月15日 or 19480315; None if unreadable or not
-    a sensible birthday for a retiree (aged MIN_AGE to MAX_AGE)."""
-    if not text:
+    """A birthday with its year, as people write it (models/dates.py: 1948-03-15, 1948年3月15日,
+    50年5月6号, 一九五零年五月六日, May 6 1950...); None if unreadable or not a sensible
+    birthday for a retiree (aged MIN_AGE to MAX_AGE)."""
+    born = read_full_date(text, today)
+    if born is None:
         return None
-    text = text.strip().translate(str.maketrans("０１２３４５６７８９", "0123456789"))
-    for pattern in _DATE_PATTERNS:
-        match = pattern.fullmatch(text)
-        if match:
-            try:
-                born = date(int(match[1]), int(match[2]), int(match[3]))
-            except ValueError:
-                return None
-            return born if MIN_AGE <= age_on(born, today) <= MAX_AGE else None
-    return None
+    return born if is_possible_birthday(born, today) else None
+
+
+def is_possible_birthday(born: date, today: date) -> bool:
+    return MIN_AGE <= age_on(born, today) <= MAX_AGE
+
+
+def birth_years(today: date) -> range:
+    """The years a retiree may be born in, oldest first (for the year picker)."""
+    return range(today.year - MAX_AGE, today.year - MIN_AGE + 1)
+
+
+ADDRESS_MIN_LENGTH = 4
+ADDRESS_MAX_LENGTH = 200
+
+
+def read_address(text: str | None) -> str | None:
+    """A home address as typed ("东区3号楼2单元301"): one line, ADDRESS_MIN_LENGTH to
+    ADDRESS_MAX_LENGTH characters, with a letter or a digit, not a command; None otherwise."""
+    address = " ".join((text or "").split())
+    if not ADDRESS_MIN_LENGTH <= len(address) <= ADDRESS_MAX_LENGTH:
+        return None
+    if address.startswith("/") or not any(ch.isalnum() for ch in address):
+        return None
+    return address
 
 
 def age_on(born: date, today: date) -> int:
@@ -251,6 +262,7 @@ async def register_retiree(
     grid_id: int | None,
     today: date,
     phone_verified: bool = False,
+    address: str | None = None,
 ) -> RetireeRegistration:
     """Creates the user's retiree profile, or claims the one staff entered with the same phone
     (no duplicate), or updates the user's own profile if they register again.
@@ -290,6 +302,8 @@ async def register_retiree(
     profile.birthday_is_lunar = birthday_is_lunar
     if grid_id is not None or not claimed:
         profile.grid_id = grid_id
+    if address:
+        profile.address = read_address(address) or profile.address
     profile.over_80 = age_on(birthday, today) >= 80
     finish_onboarding(user, Role.RETIREE)
     await session.flush()

@@ -71,6 +71,13 @@ class Category(enum.StrEnum):
     TALK = "talk"  # someone to talk to (精神慰藉)
     CARE = "care"  # cleaning and care
     OTHER = "other"
+    # said by voice or in a sentence at the menu and sent in one tap: staff classify it
+    UNCLASSIFIED = "unclassified"
+
+
+# What people choose from (and staff classify into); UNCLASSIFIED is only ever set by the
+# one-tap request and left by staff.
+CHOSEN_CATEGORIES = tuple(c for c in Category if c != Category.UNCLASSIFIED)
 
 
 class Preferred(enum.StrEnum):
@@ -136,6 +143,8 @@ class ErrorCode(enum.StrEnum):
     BAD_DATE = "bad_date"  # a preferred date missing, or given without choosing "date"
     REASON_MISSING = "reason_missing"  # a rejection needs a reason
     REASON_TOO_LONG = "reason_too_long"  # more than MAX_REJECT_REASON characters
+    ALREADY_CLASSIFIED = "already_classified"  # a colleague set the category a moment ago
+    NO_WORDS = "no_words"  # a description of only emoji or punctuation
 
 
 class RequestError(DomainError):
@@ -643,6 +652,19 @@ def check_description(description: str, attachments: int) -> str:
     return description
 
 
+def has_words(text: str) -> bool:
+    """Whether a text says something in words or numbers (not only emoji or punctuation)."""
+    return any(ch.isalnum() for ch in text)
+
+
+def check_description_words(text: str) -> str:
+    """A typed piece of a description: RequestError(NO_WORDS) when it is only emoji or
+    punctuation ("👍", "？？？"), which tells staff nothing."""
+    if text.strip() and not has_words(text):
+        raise RequestError(ErrorCode.NO_WORDS)
+    return text
+
+
 def preferred_dates(today: date) -> list[date]:
     """The days one may pick as a preferred date: today and the following days."""
     return [today + timedelta(days=offset) for offset in range(PREFERRED_DATE_DAYS)]
@@ -704,6 +726,34 @@ async def create_request(
 
 
 # --- staff actions ----------------------------------------------------------------------------
+
+
+async def classify(
+    session: AsyncSession,
+    actor: User,
+    request_id: int,
+    category: Category,
+    ctx: StaffContext,
+) -> ServiceRequest:
+    """Staff set the category of a request sent unclassified (help by voice, in one tap).
+    Only once: a colleague who pressed a moment earlier wins (ALREADY_CLASSIFIED). The
+    promised times stay as promised when it was filed."""
+    _require_staff(actor)
+    if category == Category.UNCLASSIFIED:
+        raise RequestError(ErrorCode.BAD_INPUT)
+    request = await _load(session, request_id, lock=True)
+    _require_status(request, *OPEN_STATUSES)
+    if request.category != Category.UNCLASSIFIED:
+        raise RequestError(ErrorCode.ALREADY_CLASSIFIED)
+    request.category = category
+    request.updated_at = ctx.now
+    await session.flush()
+    await cancel_pending(session, dedup_prefix=f"{_card_key(request.id)}:")
+    if ctx.update_card:
+        await _post_card(
+            session, request, ctx.staff_chat_id, ctx.now, ctx.tz, version=f"k{category.value}"
+        )
+    return request
 
 
 class StaffOp(enum.StrEnum):

@@ -73,7 +73,7 @@ async def test_language_change_answers_in_the_new_language(
 async def test_help_is_role_aware_and_keeps_the_form(chat: Chat, session: AsyncSession) -> None:
     await registered_admin(chat)
     sent = await chat.send(ADMIN, "/help")
-    assert "/invite" in only_message(sent).text
+    assert "🎟️ 邀请同事" in only_message(sent).text
     newcomer = Person(id=40001, first_name="New", language_code="en")
     await chat.send(newcomer, "/start")
     await chat.send(newcomer, "English")
@@ -168,6 +168,8 @@ async def test_language_change_mid_registration_keeps_the_answers(
     assert "solar or by the lunar" in question.text
     assert question.button_texts()[:2] == ["☀️ Solar calendar (Gregorian)", "🌙 Lunar calendar"]
     sent = await chat.send(person, "☀️ Solar calendar (Gregorian)")
+    assert "home address" in only_message(sent).text
+    sent = await chat.send(person, "东区3号楼2单元301")
     summary = only_message(sent)
     assert "吴玉珍" in summary.text and "13600001111" in summary.text
     assert "1950-02-03 (solar calendar)" in summary.text

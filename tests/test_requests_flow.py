@@ -140,8 +140,9 @@ async def test_summary_can_be_changed_and_bad_input_keeps_the_form(
 ) -> None:
     await make_people(session)
     await chat.send(RETIREE, menu(i18n, "request_help"))
-    # typing instead of tapping a type: a kind hint, still in the form
-    sent = await chat.send(RETIREE, "修东西")
+    # a sticker instead of a tapped type: a kind hint, still in the form (a typed sentence
+    # there is the description: tests/test_everyday_requests.py)
+    sent = await chat.send_sticker(RETIREE)
     assert sent and shown(sent).method == "sendMessage"
     sent = await chat.tap(RETIREE, CategoryCb(category=Category.CARE).pack())
     done = done_button(sent)

@@ -1,7 +1,9 @@
 """A retiree's registration, as a table of steps: name, phone (the contact button or typed),
-birthday, its calendar, the community (skipped while the office has entered none), and a
-review: "Yes, that is correct" registers, "Change something" asks which answer, then that
-step, then the review again (a new birthday asks its calendar again first).
+birthday (typed as people write it, or tapped: the decade, the year, then the month and day
+typed), its calendar, the community (skipped while the office has entered none), the home
+address (staff visiting or repairing need it), and a review: "Yes, that is correct"
+registers, "Change something" asks which answer, then that step, then the review again (a new
+birthday asks its calendar again first).
 
 This form is the pattern the others copy: each step says its question, its keyboard and how
 it reads an answer; asking again after bad input, resuming after /language, changing one
@@ -11,6 +13,7 @@ answer from the review are lookups in the table (handlers/forms.py). The reading
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -24,16 +27,21 @@ from handlers.common import form_keyboard
 from handlers.filters import TextIs, is_label
 from handlers.forms import Form, Invalid, Step, StepContext, default_problem, text_answer
 from handlers.menu import main_menu_keyboard, show_menu
+from models.dates import read_month_day, read_year
 from models.office import OfficeSettings
 from models.registration import (
+    ADDRESS_MIN_LENGTH,
     NAME_MAX_LENGTH,
     RegistrationCode,
     RegistrationError,
+    birth_years,
     grid_by_name,
+    is_possible_birthday,
     list_grids,
     normalize_phone,
     own_phone_from_contact,
     parse_birthday,
+    read_address,
     read_name,
     register_retiree,
 )
@@ -46,8 +54,11 @@ class Registration(StatesGroup):
     name = State(group_name="Onboarding")
     phone = State(group_name="Onboarding")
     birthday = State(group_name="Onboarding")
+    birth_year = State(group_name="Onboarding")
+    birth_day = State(group_name="Onboarding")
     calendar = State(group_name="Onboarding")
     grid = State(group_name="Onboarding")
+    address = State(group_name="Onboarding")
     confirm = State(group_name="Onboarding")
     change = State(group_name="Onboarding")
 
@@ -91,6 +102,14 @@ def _l_grid() -> str:
     return _("Community")
 
 
+def _l_address() -> str:
+    return _("Address")
+
+
+def decade_text(decade: int) -> str:
+    return _("{decade}s").format(decade=decade)
+
+
 # -- questions ---------------------------------------------------------------------------------
 
 
@@ -106,7 +125,30 @@ def _q_phone() -> str:
 
 
 def _q_birthday() -> str:
-    return _("When is your birthday? Please type it like 1948-03-15 or 1948年3月15日.")
+    return _(
+        "When is your birthday? Type it as you like (for example 1948年3月15日 or 48年3月15号), "
+        "or tap the years you were born in below."
+    )
+
+
+def _q_birth_year() -> str:
+    return _("Which year were you born? Please tap it, or type it.")
+
+
+def _q_birth_day() -> str:
+    return _("And the month and day? Please type them, for example 3月15日.")
+
+
+def _birth_day_text(ctx: StepContext) -> str:
+    question = _("Born in {year}. And the month and day? Please type them, for example 3月15日.")
+    return question.format(year=ctx.answers.get("birth_year", ""))
+
+
+def _q_address() -> str:
+    return _(
+        "What is your home address? Staff need it when they visit or come to repair something "
+        "(for example 东区3号楼2单元301)."
+    )
 
 
 def _q_calendar() -> str:
@@ -139,6 +181,23 @@ def calendar_keyboard(ctx: StepContext) -> ReplyKeyboardMarkup:
 async def grid_keyboard(ctx: StepContext) -> ReplyKeyboardMarkup:
     names = [g.name for g in await list_grids(ctx.session)]
     return form_keyboard(*(names[i : i + 2] for i in range(0, len(names), 2)))
+
+
+def decades(today_: date) -> list[int]:
+    years = birth_years(today_)
+    return list(range(years.start - years.start % 10, years.stop, 10))
+
+
+def birthday_keyboard(ctx: StepContext) -> ReplyKeyboardMarkup:
+    labels = [decade_text(d) for d in decades(today(ctx.office))]
+    return form_keyboard(*(labels[i : i + 3] for i in range(0, len(labels), 3)))
+
+
+def birth_year_keyboard(ctx: StepContext) -> ReplyKeyboardMarkup:
+    decade = int(ctx.answers.get("birth_decade") or 0)
+    possible = birth_years(today(ctx.office))
+    years = [str(y) for y in range(decade, decade + 10) if y in possible]
+    return form_keyboard(*(years[i : i + 5] for i in range(0, len(years), 5)))
 
 
 def confirm_keyboard(ctx: StepContext) -> ReplyKeyboardMarkup:
@@ -193,11 +252,85 @@ def today(office: OfficeSettings) -> date:
     return datetime.now(office.tz).date()
 
 
-def parse_birthday_answer(message: Message, ctx: StepContext) -> dict[str, Any]:
-    born = parse_birthday(text_answer(message), today(ctx.office))
+_DECADE = re.compile(r"(\d{4})\s*(?:年代|s)")
+
+
+def _not_a_birthday() -> str:
+    return _("I could not read this date, or it is not a possible birthday.")
+
+
+def _full_birthday(text: str, ctx: StepContext) -> dict[str, Any] | None:
+    born = parse_birthday(text, today(ctx.office))
     if born is None:
-        raise Invalid(_("I could not read this date, or it is not a possible birthday."))
+        return None
+    return {"birthday": born.isoformat(), "birth_decade": None, "birth_year": None}
+
+
+def _birth_year(text: str, ctx: StepContext) -> dict[str, Any] | None:
+    year = read_year(text, today(ctx.office))
+    if year is None:
+        return None
+    if year not in birth_years(today(ctx.office)):
+        raise Invalid(_not_a_birthday())
+    return {"birth_year": year, "birthday": None}
+
+
+def parse_birthday_answer(message: Message, ctx: StepContext) -> dict[str, Any]:
+    """A whole date as people write it, a tapped decade (the years are asked next), or a year
+    alone (the month and day are asked next)."""
+    text = text_answer(message)
+    decade = _DECADE.fullmatch(text.strip())
+    if decade and int(decade[1]) in decades(today(ctx.office)):
+        return {"birth_decade": int(decade[1]), "birth_year": None, "birthday": None}
+    answer = _full_birthday(text, ctx) or _birth_year(text, ctx)
+    if answer is not None:
+        return answer
+    if read_month_day(text) is not None:
+        raise Invalid(_("Which year was that? Please type the whole date, or tap the years."))
+    raise Invalid(_not_a_birthday())
+
+
+def parse_birth_year(message: Message, ctx: StepContext) -> dict[str, Any]:
+    text = text_answer(message)
+    answer = _full_birthday(text, ctx) or _birth_year(text, ctx)
+    if answer is None:
+        raise Invalid(_("Please tap the year you were born in."))
+    return answer
+
+
+def parse_birth_day(message: Message, ctx: StepContext) -> dict[str, Any]:
+    text = text_answer(message)
+    whole = _full_birthday(text, ctx)
+    if whole is not None:
+        return whole
+    month_day = read_month_day(text)
+    try:
+        born = date(int(ctx.answers["birth_year"]), *month_day) if month_day else None
+    except (KeyError, TypeError, ValueError):
+        born = None
+    if born is None or not is_possible_birthday(born, today(ctx.office)):
+        raise Invalid(_not_a_birthday())
     return {"birthday": born.isoformat()}
+
+
+def has_birth_decade(ctx: StepContext) -> bool:
+    answers = ctx.answers
+    return bool(answers.get("birth_decade")) and not answers.get("birthday")
+
+
+def has_birth_year(ctx: StepContext) -> bool:
+    return bool(ctx.answers.get("birth_year")) and not ctx.answers.get("birthday")
+
+
+def parse_address(message: Message, ctx: StepContext) -> dict[str, Any]:
+    address = read_address(text_answer(message))
+    if address is None:
+        raise Invalid(
+            _("Please type the address in words, at least {n} characters.").format(
+                n=ADDRESS_MIN_LENGTH
+            )
+        )
+    return {"address": address}
 
 
 def parse_calendar(message: Message, ctx: StepContext) -> dict[str, Any]:
@@ -237,6 +370,8 @@ async def summary_text(ctx: StepContext) -> str:
     ]
     if grid is not None:
         lines.append(line.format(label=_l_grid(), value=grid.name))
+    if reg.get("address"):
+        lines.append(line.format(label=_l_address(), value=reg["address"]))
     lines.append("")
     lines.append(_q_confirm())
     return "\n".join(lines)
@@ -256,10 +391,27 @@ PHONE = Step(
 BIRTHDAY = Step(
     Registration.birthday,
     prompt=_q_birthday,
+    keyboard=birthday_keyboard,
     parse=parse_birthday_answer,
     field="birthday",
     label=_l_birthday,
     review_after_edit=False,  # a new date asks its calendar again
+)
+BIRTH_YEAR = Step(
+    Registration.birth_year,
+    prompt=_q_birth_year,
+    keyboard=birth_year_keyboard,
+    parse=parse_birth_year,
+    applies=has_birth_decade,
+    review_after_edit=False,
+)
+BIRTH_DAY = Step(
+    Registration.birth_day,
+    prompt=_q_birth_day,
+    text=_birth_day_text,
+    parse=parse_birth_day,
+    applies=has_birth_year,
+    review_after_edit=False,
 )
 CALENDAR = Step(
     Registration.calendar,
@@ -277,6 +429,13 @@ GRID = Step(
     field="grid_id",
     label=_l_grid,
 )
+ADDRESS = Step(
+    Registration.address,
+    prompt=_q_address,
+    parse=parse_address,
+    field="address",
+    label=_l_address,
+)
 CONFIRM = Step(
     Registration.confirm, prompt=_q_confirm, text=summary_text, keyboard=confirm_keyboard
 )
@@ -284,7 +443,7 @@ CHANGE = Step(Registration.change, prompt=_q_change)
 
 REGISTRATION = Form(
     "registration",
-    [NAME, PHONE, BIRTHDAY, CALENDAR, GRID],
+    [NAME, PHONE, BIRTHDAY, BIRTH_YEAR, BIRTH_DAY, CALENDAR, GRID, ADDRESS],
     data_key="reg",
     review=CONFIRM,
     change=CHANGE,
@@ -314,6 +473,7 @@ async def confirm_chosen(message: Message, **data: Any) -> None:
             grid_id=reg.get("grid_id"),
             today=today(ctx.office),
             phone_verified=bool(reg.get("phone_verified")),
+            address=reg.get("address"),
         )
     except (RegistrationError, ValueError):
         # The answers were damaged (a stale state after an upgrade): ask them again.

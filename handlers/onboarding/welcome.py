@@ -17,6 +17,9 @@ from handlers.onboarding.registration import start_registration
 from handlers.staff_invites import start_redeeming
 from models.users import Role
 
+# The language buttons (each in its own language; handlers/language.py takes the tap).
+LANGUAGE_NAMES = ("简体中文", "繁體中文", "English")
+
 
 class Welcome(StatesGroup):
     role = State(group_name="Onboarding")  # stored as "Onboarding:role", as before the split
@@ -47,7 +50,12 @@ ROLES = (
 
 
 def role_keyboard(ctx: StepContext) -> ReplyKeyboardMarkup:
-    return form_keyboard(*([label()] for label, _role in ROLES))
+    """The roles, one a row; while the language is only what Telegram told us, the three
+    languages too, so another is one tap away without being asked."""
+    rows = [[label()] for label, _role in ROLES]
+    if ctx.user.language is None:
+        rows.append(list(LANGUAGE_NAMES))
+    return form_keyboard(*rows)
 
 
 def parse_role(message: Message, ctx: StepContext) -> dict[str, Any]:

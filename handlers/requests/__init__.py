@@ -3,7 +3,9 @@
     handlers.requests
     ├── requests:private        messages from private chats only (the filter set once here)
     │   ├── intake              🆘 the request form (retirees and family)
-    │   └── mine                📋 my requests, cancelling, the rating and its comment
+    │   ├── typed_answers       typed at the type or time question: used, not thrown away
+    │   ├── mine                📋 my requests, cancelling, the rating and its comment
+    │   └── quick_help          a voice message or a sentence at the menu: "send it?" (2 taps)
     ├── requests:staff          IsStaff once, for messages and presses
     │   ├── requests:staff-private   messages from private chats only
     │   │   ├── queue           🗂 the private queue
@@ -26,8 +28,17 @@ from handlers.errors import domain_errors
 from handlers.filters import IsStaff
 from handlers.forms import Form
 from handlers.menu import MenuButton
-from handlers.requests import card, intake, mine, queue, reject, renderers
-from handlers.requests.callbacks import QueueCb, StaffCb
+from handlers.requests import (
+    card,
+    intake,
+    mine,
+    queue,
+    quick_help,
+    reject,
+    renderers,
+    typed_answers,
+)
+from handlers.requests.callbacks import ClassifyCb, QueueCb, StaffCb
 from handlers.requests.texts import error_text, staff_only_text
 from models.requests import RequestError
 
@@ -39,7 +50,12 @@ FORMS: list[Form] = [intake.INTAKE, mine.RATING, reject.REJECT]
 def setup() -> Router:
     private = Router(name="requests:private")
     private.message.filter(F.chat.type == "private")
-    private.include_routers(intake.setup(), mine.setup())
+    private.include_routers(
+        intake.setup(),
+        typed_answers.setup(),  # typed where a tap is expected: used, not thrown away
+        mine.setup(),
+        quick_help.setup(),  # a voice message or a sentence at the menu: offered as a request
+    )
 
     staff_private = Router(name="requests:staff-private")
     staff_private.message.filter(F.chat.type == "private")
@@ -52,6 +68,7 @@ def setup() -> Router:
     staff_only = Router(name="requests:staff-only")
     staff_only.callback_query.register(staff_button_refused, StaffCb.filter(), ~IsStaff())
     staff_only.callback_query.register(staff_button_refused, QueueCb.filter(), ~IsStaff())
+    staff_only.callback_query.register(staff_button_refused, ClassifyCb.filter(), ~IsStaff())
     staff_only.message.register(
         staff_menu_refused, F.chat.type == "private", MenuButton("request_queue"), ~IsStaff()
     )

@@ -116,6 +116,13 @@ class StaffCb(CallbackData, prefix="rqs"):
     assignee_id: int = 0  # for ASSIGN_TO
 
 
+class ClassifyCb(CallbackData, prefix="rqk"):
+    """Staff set the type of a request sent unclassified, in one tap on its card."""
+
+    request_id: int
+    category: Category
+
+
 class QueueCb(CallbackData, prefix="rqq"):
     view: QueueFilter
 

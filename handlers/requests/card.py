@@ -1,4 +1,5 @@
-"""The staff card's buttons: take, start, done, assign to a colleague, reject. The card lives in
+"""The staff card's buttons: take, start, done, assign to a colleague, reject, and the type of
+a request sent unclassified (one tap). The card lives in
 the staff group (edited in place right here when pressed) and in a staff member's private
 queue (then the group card follows through the outbox). These handlers sit under the
 capability's staff router (`IsStaff` once); whether this person may do this to this request
@@ -19,10 +20,10 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.requests.callbacks import StaffAction, StaffCb, stale
+from handlers.requests.callbacks import ClassifyCb, StaffAction, StaffCb, stale
 from handlers.requests.keyboards import assign_keyboard, staff_card_keyboard
 from handlers.requests.reject import ask_reason
-from handlers.requests.texts import card_text
+from handlers.requests.texts import card_text, category_label
 from handlers.ui import edit_markup, edit_or_send, message_of
 from models.base import utcnow
 from models.office import OfficeSettings
@@ -33,6 +34,7 @@ from models.requests import (
     assign,
     card_params,
     check_staff_op,
+    classify,
     finish,
     get_request,
     staff_members,
@@ -219,6 +221,26 @@ async def reject_chosen(
         callback_answer.text = _("I have asked you for the reason in our private chat.")
 
 
+async def classify_chosen(
+    callback: CallbackQuery,
+    callback_data: ClassifyCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    user: User,
+    office: OfficeSettings,
+    i18n: I18n,
+) -> None:
+    """One tap sets the type of a request sent unclassified; the card shows it at once."""
+    ctx = _context_of(callback, office)
+    if ctx is None:
+        return stale(callback_answer)
+    request = await classify(session, user, callback_data.request_id, callback_data.category, ctx)
+    thanks = _("{number}: {category}").format(
+        number=request.number, category=category_label(request.category.value)
+    )
+    await _moved_on(callback, callback_answer, request, thanks, office, i18n)
+
+
 def setup() -> Router:
     """Under the staff router (`IsStaff`); the card is pressed in the staff group or in a
     private chat, so there is no chat filter here."""
@@ -228,4 +250,5 @@ def setup() -> Router:
     router.callback_query.register(assign_chosen, StaffCb.filter(F.action == StaffAction.ASSIGN))
     router.callback_query.register(back_chosen, StaffCb.filter(F.action == StaffAction.BACK))
     router.callback_query.register(reject_chosen, StaffCb.filter(F.action == StaffAction.REJECT))
+    router.callback_query.register(classify_chosen, ClassifyCb.filter())
     return router

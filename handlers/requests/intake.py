@@ -63,6 +63,7 @@ from models.requests import (
     Category,
     Preferred,
     check_description,
+    check_description_words,
     create_request,
     may_prefer,
     profile_to_ask_for,
@@ -190,6 +191,9 @@ CATEGORY = Step(
     field=IntakeField.CATEGORY.value,
     label=lambda: _("Change the type"),
 )
+# In the answers: what is needed was told before the type (typed at the type question, or said
+# at the main menu), so the description step is not asked in line (it stays changeable).
+DESCRIBED = "described"
 DESCRIPTION = Step(
     IntakeForm.description,
     prompt=lambda: _("Please tell us what you need: type it, send a voice message or photos."),
@@ -197,6 +201,7 @@ DESCRIPTION = Step(
     keyboard=_description_keyboard,
     field=IntakeField.DESCRIPTION.value,
     label=lambda: _("Change the description"),
+    applies=lambda ctx: not ctx.answers.get(DESCRIBED),
 )
 WHEN = Step(
     IntakeForm.when,
@@ -454,6 +459,7 @@ async def description_text(message: Message, **data: Any) -> None:
     ctx = StepContext.of(message, data)
     answers = await INTAKE.answers(ctx.state)
     description = answers.get("description") or ""
+    check_description_words(text)  # only emoji or punctuation: a gentle hint, nothing lost
     combined = f"{description}\n{text}".strip() if description else text
     # too long: the domain's reason, and what was sent before is kept
     check_description(combined, len(answers.get("attachments") or []))

@@ -7,12 +7,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.requests.callbacks import (
     CategoryCb,
+    ClassifyCb,
     DateAction,
     DateCb,
     IntakeField,
@@ -32,6 +33,7 @@ from handlers.requests.callbacks import (
 )
 from handlers.requests.texts import category_label, weekday_label
 from models.requests import (
+    CHOSEN_CATEGORIES,
     Category,
     Preferred,
     QueueFilter,
@@ -56,7 +58,7 @@ def who_keyboard(profiles: list[tuple[int, str]]) -> InlineKeyboardMarkup:
 
 def category_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    for category in Category:
+    for category in CHOSEN_CATEGORIES:
         builder.button(
             text=category_label(category.value), callback_data=CategoryCb(category=category)
         )
@@ -187,12 +189,23 @@ def staff_card_keyboard(params: dict[str, Any], private: bool = False) -> Inline
     if private and (params.get("photos") or params.get("voices")):
         add(StaffAction.MEDIA, "📎 " + _("Photos and voice"))
     builder.adjust(2)
+    if params.get("category") == Category.UNCLASSIFIED.value and status.is_open:
+        # one tap sets the type (the request was sent by voice, unclassified)
+        classify = InlineKeyboardBuilder()
+        for category in CHOSEN_CATEGORIES:
+            classify.button(
+                text=category_label(category.value),
+                callback_data=ClassifyCb(request_id=request_id, category=category),
+            )
+        classify.adjust(2)
+        builder.attach(classify)
     if private:
-        builder.row()
-        builder.button(
-            text="⬅️ " + _("Back to the queue"), callback_data=QueueCb(view=QueueFilter.ALL)
+        builder.row(
+            InlineKeyboardButton(
+                text="⬅️ " + _("Back to the queue"),
+                callback_data=QueueCb(view=QueueFilter.ALL).pack(),
+            )
         )
-        builder.adjust(2, 2, 1)
     return builder.as_markup()
 
 

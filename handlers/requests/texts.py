@@ -25,6 +25,7 @@ def category_label(value: str) -> str:
         "talk": "💬 " + _("Someone to talk to"),
         "care": "🧹 " + _("Cleaning and care"),
         "other": "📝 " + _("Other"),
+        "unclassified": "❔ " + _("Not classified yet"),
     }
     return labels.get(value, value)
 
@@ -202,6 +203,11 @@ def error_text(error: RequestError) -> str:
         ErrorCode.REASON_TOO_LONG: lambda: _(
             "Please make the reason shorter (at most {limit} characters)."
         ).format(limit=MAX_REJECT_REASON),
+        ErrorCode.ALREADY_CLASSIFIED: lambda: _("A colleague has just set the type."),
+        ErrorCode.NO_WORDS: lambda: _(
+            "Thank you! Could you say it in a few words, or send a voice message? The service "
+            "office needs to know what to bring. What you sent before is kept."
+        ),
     }
     text = texts.get(error.code)
     return text() if text is not None else _("Sorry, that did not work.")

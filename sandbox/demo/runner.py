@@ -186,6 +186,7 @@ def sandbox_settings(
         telegram_api_url=api_url,
         database_url=database_url,
         staff_chat_id=people.staff_chat_id,
+        office_phone="010-6512 3456",
         admin_ids=[DEMO_ADMIN_ID],
         redis_url=None,
         **webhook,

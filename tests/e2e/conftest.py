@@ -347,7 +347,7 @@ NEW_RETIREE_PHONE = "+8613912345678"
 async def register_new_retiree(person: Person) -> dict[str, Any]:
     """Onboarding as a new retiree, by reading what the bot asks and tapping what it offers:
     language -> role -> name -> phone (contact) -> birthday -> solar/lunar -> community ->
-    confirm. Returns the last bot message (the main menu)."""
+    address -> confirm. Returns the last bot message (the main menu)."""
     await person.send("/start")
     await person.tap("简体中文", "简体")
     await person.tap("退休")
@@ -356,6 +356,7 @@ async def register_new_retiree(person: Person) -> dict[str, Any]:
     await person.send("1950-03-15")
     await person.tap("公历", "阳历", "新历")
     await person.tap("幸福里")
+    await person.send("幸福里3号楼2单元301")
     await person.tap("确认", "没错", "正确", "对")
     return person.last()
 

@@ -164,6 +164,8 @@ async def _register_as_retiree(page, expect, url: str) -> None:  # type: ignore[
     await type_and_send("1950-03-15")
     await tap("公历")
     await tap("幸福里社区")
+    await bot_says("住址")
+    await type_and_send("幸福里3号楼2单元301")
     await bot_says("核对")
     await tap("对，没问题")
     await bot_says("登记好了")
