@@ -246,8 +246,13 @@ async def test_a_request_walks_from_intake_to_rating(
         assert any(number in message_text(m) and "正在办理" in message_text(m) for m in opened), (
             caseworker.transcript()
         )
-        finished = await caseworker.tap("办结")
-        assert any("✅ 办结" in message_text(m) for m in finished), caseworker.transcript()
+        # Done asks first: finish now, or with a line of result the family reads.
+        asked = await caseworker.tap("办结")
+        assert any("写一句办理结果" in str(buttons_of(m)) for m in asked), caseworker.transcript()
+        asked = await caseworker.tap("写一句办理结果")
+        assert any("办得怎么样" in message_text(m) for m in asked), caseworker.transcript()
+        finished = await caseworker.send("已换好水龙头")
+        assert any("已办结" in message_text(m) for m in finished), caseworker.transcript()
         # The group card follows through the outbox (an edit of the same message).
         card = await wait_for(
             sandbox,
@@ -256,15 +261,20 @@ async def test_a_request_walks_from_intake_to_rating(
             "the group card shows done",
         )
         assert not buttons_of(card), buttons_of(card)
-        await wait_for(sandbox, SON_ID, containing(number, "已办好"), "done")
+        await wait_for(sandbox, SON_ID, containing(number, "已办好", "已换好水龙头"), "done")
         cards = [m for m in sandbox.messages(group) if number in message_text(m)]
         assert [m["message_id"] for m in cards] == [card_id], "one card, edited, never re-sent"
         print(f"{time.monotonic() - began:5.1f}s done; the group card is edited in place")
 
         # 5. 王秀英 is asked to rate; two stars alert the office head; she skips the comment.
         question = await wait_for(
-            sandbox, RETIREE_ID, containing(number, "您满意吗"), "the rating question"
+            sandbox,
+            RETIREE_ID,
+            containing(number, "您满意吗", "办理结果：已换好水龙头"),
+            "the one completion message: the result and the stars",
         )
+        done_news = [m for m in sandbox.messages(RETIREE_ID) if "已办好" in message_text(m)]
+        assert not done_news, "the retiree gets one completion message, not two"
         rated = await press(retiree, question, "⭐⭐", exact=True)
         assert any("打了 ⭐⭐。" in message_text(m) for m in rated), retiree.transcript()
         thanked = await retiree.tap("不用了")
