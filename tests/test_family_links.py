@@ -179,7 +179,7 @@ async def test_relative_without_account_goes_to_grid_staff(
     await session.flush()
     await add_retiree(session, telegram_id=None, grid=grid)
     answer = await family_asks(family_chat, SON, "zh_Hans", phone="13900002222", name="李 桂兰")
-    assert "服务中心会核实" in answer
+    assert "服务站会核实" in answer
     [ask] = await outbox(session, "family.link_request_staff")
     assert ask.chat_id == 20010
     text = render(ask.kind, ask.params, "en", i18n).text

@@ -444,7 +444,7 @@ async def test_end_to_end_through_the_outbox_sender(
     [news] = [r for r in sent if r.chat_id == FAMILY.id]
     assert "李明" in news.text
     retiree_news = [r for r in sent if r.chat_id == RETIREE.id]
-    assert retiree_news and "已受理" in retiree_news[0].text
+    assert retiree_news and "已经有人接手" in retiree_news[0].text
 
 
 async def test_family_with_two_relatives_chooses_and_cannot_forge_another(

@@ -183,7 +183,7 @@ async def test_a_request_walks_from_intake_to_rating(
         sent = await retiree.tap("提交请求")
         confirmation = next(m for m in sent if NUMBER.search(message_text(m)))
         number = NUMBER.search(message_text(confirmation)).group()  # type: ignore[union-attr]
-        assert "受理编号" in message_text(confirmation), retiree.transcript()
+        assert "编号：" in message_text(confirmation), retiree.transcript()
         assert "之前给您回复" in message_text(confirmation), retiree.transcript()
         # The summary's buttons are gone: it cannot be sent twice.
         assert not buttons_of(message_by_id(sandbox, RETIREE_ID, summary["message_id"]))
@@ -196,19 +196,19 @@ async def test_a_request_walks_from_intake_to_rating(
         card = await wait_for(sandbox, group, containing(number), "the staff card")
         print(f"{time.monotonic() - began:5.1f}s card in the staff group")
         card_id = card["message_id"]
-        for part in ("王秀英", "13811020301", "等待接单", "受理时限", DESCRIPTION, "📷"):
+        for part in ("王秀英", "13811020301", "等待工作人员接手", "受理时限", DESCRIPTION, "📷"):
             assert part in message_text(card), message_text(card)
         await press(caseworker_in_group, card, "接单")
         card = message_by_id(sandbox, group, card_id)
-        assert "已受理" in message_text(card) and "经办人：刘芳" in message_text(card), (
+        assert "工作人员已接手" in message_text(card) and "经办人：刘芳" in message_text(card), (
             message_text(card)
         )
         assert "开始办理" in str(buttons_of(card)) and "接单" not in str(buttons_of(card))
         await wait_for(
-            sandbox, RETIREE_ID, containing("您的请求", number, "已受理", "刘芳"), "accepted"
+            sandbox, RETIREE_ID, containing("您的请求", number, "已经有人接手", "刘芳"), "accepted"
         )
         await wait_for(
-            sandbox, SON_ID, containing("王秀英的请求", number, "已受理", "刘芳"), "accepted"
+            sandbox, SON_ID, containing("王秀英的请求", number, "已经有人接手", "刘芳"), "accepted"
         )
         # The photo goes privately to whoever handles the request.
         media = await wait_for(sandbox, CASEWORKER_ID, containing(number, "附件 1/1"), "photo")
