@@ -251,7 +251,7 @@ async def test_a_request_walks_from_intake_to_rating(
         assert any("写一句办理结果" in str(buttons_of(m)) for m in asked), caseworker.transcript()
         asked = await caseworker.tap("写一句办理结果")
         assert any("办得怎么样" in message_text(m) for m in asked), caseworker.transcript()
-        finished = await caseworker.send("已换好水龙头")
+        finished = await caseworker.send("灯已修好")
         assert any("已办结" in message_text(m) for m in finished), caseworker.transcript()
         # The group card follows through the outbox (an edit of the same message).
         card = await wait_for(
@@ -260,17 +260,26 @@ async def test_a_request_walks_from_intake_to_rating(
             lambda m: m["message_id"] == card_id and "✅ 办结" in message_text(m),
             "the group card shows done",
         )
-        assert not buttons_of(card), buttons_of(card)
-        await wait_for(sandbox, SON_ID, containing(number, "已办好", "已换好水龙头"), "done")
+        # nothing left to do but look at the photos and voice notes, from the group itself
+        assert [b["text"] for b in buttons_of(card)] == ["📎 照片和语音"], buttons_of(card)
+        assert "办理结果：灯已修好" in message_text(card), message_text(card)
+        await wait_for(sandbox, SON_ID, containing(number, "已办好", "灯已修好"), "done")
         cards = [m for m in sandbox.messages(group) if number in message_text(m)]
         assert [m["message_id"] for m in cards] == [card_id], "one card, edited, never re-sent"
+        await press(caseworker_in_group, card, "照片和语音")
+        await wait_for(
+            sandbox,
+            group,
+            lambda m: "photo" in m and f"{number}：附件 1/1" in message_text(m),
+            "the photo, sent again into the group",
+        )
         print(f"{time.monotonic() - began:5.1f}s done; the group card is edited in place")
 
         # 5. 王秀英 is asked to rate; two stars alert the office head; she skips the comment.
         question = await wait_for(
             sandbox,
             RETIREE_ID,
-            containing(number, "您满意吗", "办理结果：已换好水龙头"),
+            containing(number, "您满意吗", "办理结果：灯已修好"),
             "the one completion message: the result and the stars",
         )
         done_news = [m for m in sandbox.messages(RETIREE_ID) if "已办好" in message_text(m)]
