@@ -18,7 +18,7 @@ from handlers.forms import StepContext
 from handlers.language import ask_language, continue_onboarding
 from handlers.menu import main_menu_keyboard, start_button_text
 from models.office import locale_from_language_code
-from models.registration import pending_links_for_retiree
+from models.registration import link_params, pending_links_for_retiree
 from models.users import User, mark_reachable
 
 
@@ -49,9 +49,8 @@ async def ask_pending_links_again(message: Message, session: AsyncSession, user:
     for link in await pending_links_for_retiree(session, user):
         rendered = render_link_request(
             {
-                "link_id": link.id,
+                **link_params(link),
                 "family_name": link.family_user.display_name,
-                "relation": link.relation,
                 "retiree_name": link.profile.full_name,
             }
         )

@@ -41,7 +41,7 @@ from models.users import (
     RetireeProfile,
     User,
     _enum,
-    family_of,
+    family_links_of,
     may_act_for,
 )
 
@@ -371,9 +371,20 @@ async def registration_for(
 # -- recipients and notices ----------------------------------------------------------------
 
 
-async def _recipients(session: AsyncSession, registration: Registration) -> list[User]:
+# What a linked family member hears of their relative's activities without asking: a place off
+# the waiting list, a cancelled or moved activity. Reminders only if they turned them on.
+_FAMILY_ALWAYS_TOLD = frozenset(
+    {NotificationKind.ACT_PROMOTED, NotificationKind.ACT_CANCELLED, NotificationKind.ACT_CHANGED}
+)
+
+
+async def _recipients(
+    session: AsyncSession, registration: Registration, kind: NotificationKind
+) -> list[User]:
     """Who hears about a registration: the retiree (if they use the bot) and the family
-    member who signed them up; if neither, the retiree's approved family."""
+    member who signed them up; the other approved family members for the news in
+    `_FAMILY_ALWAYS_TOLD`, and for reminders those who opted in (`FamilyLink.
+    activity_reminders`). If nobody else would hear it, all the approved family do."""
     users: list[User] = []
     profile = registration.profile
     if profile.user is not None:
@@ -381,8 +392,15 @@ async def _recipients(session: AsyncSession, registration: Registration) -> list
     by = registration.registered_by
     if by is not None and not by.is_staff and all(by.id != u.id for u in users):
         users.append(by)
+    links = await family_links_of(session, profile.id)
     if not users:
-        users = await family_of(session, profile.id)
+        return [link.family_user for link in links]
+    for link in links:
+        told = kind in _FAMILY_ALWAYS_TOLD or (
+            kind == NotificationKind.ACT_REMINDER and link.activity_reminders
+        )
+        if told and all(link.family_user_id != u.id for u in users):
+            users.append(link.family_user)
     return users
 
 
@@ -412,7 +430,7 @@ async def _notify(
         "tz": tz or office_timezone(),
         **params,
     }
-    for user in await _recipients(session, registration):
+    for user in await _recipients(session, registration, kind):
         user_params = {**base, "self": registration.profile.user_id == user.id}
         if await enqueue_to(
             session,

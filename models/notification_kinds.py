@@ -25,6 +25,7 @@ class NotificationKind(enum.StrEnum):
     REQUEST_RATE_REMINDER = "request.rate_reminder"
     REQUEST_LOW_RATING = "request.low_rating"
     REQUEST_CANCELLED_STAFF = "request.cancelled_staff"
+    REQUEST_FILED_FOR_YOU = "request.filed_for_you"  # to the retiree: who asked, and for what
 
     # Activities (models/activities.py)
     ACT_PROMOTED = "act.promoted"  # off the waiting list

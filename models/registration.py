@@ -27,7 +27,16 @@ from models.errors import DomainError
 from models.notification_kinds import NotificationKind
 from models.office import OfficeSettings
 from models.outbox import enqueue_to
-from models.users import FamilyLink, Grid, InviteCode, LinkStatus, RetireeProfile, Role, User
+from models.users import (
+    FamilyLink,
+    Grid,
+    InviteCode,
+    LinkStatus,
+    Relation,
+    RetireeProfile,
+    Role,
+    User,
+)
 
 SUPPORTED_LANGUAGES = ("zh_Hans", "zh_Hant", "en")
 NAME_MAX_LENGTH = 30
@@ -168,18 +177,73 @@ def clean_name(text: str | None) -> str | None:
         return None
 
 
-def read_relation(text: str | None) -> str:
-    """How a family member is related ("Son", "nephew"): a word or two. Raises
+# The words people type (or tap, in any of the three languages) for each relation, from the
+# family member's side ("I am her daughter"). Anything else is kept as OTHER with its words.
+RELATION_WORDS: dict[Relation, tuple[str, ...]] = {
+    Relation.SON: ("son", "儿子", "兒子", "儿", "兒"),
+    Relation.DAUGHTER: ("daughter", "女儿", "女兒", "闺女", "閨女"),
+    Relation.SON_IN_LAW: ("son-in-law", "son in law", "女婿"),
+    Relation.DAUGHTER_IN_LAW: (
+        "daughter-in-law",
+        "daughter in law",
+        "儿媳",
+        "兒媳",
+        "媳妇",
+        "媳婦",
+        "儿媳妇",
+        "兒媳婦",
+    ),
+    Relation.GRANDSON: ("grandson", "孙子", "孫子", "外孙", "外孫"),
+    Relation.GRANDDAUGHTER: ("granddaughter", "孙女", "孫女", "外孙女", "外孫女"),
+    Relation.NEPHEW: ("nephew", "侄子", "外甥"),
+    Relation.NIECE: ("niece", "侄女", "外甥女"),
+    Relation.SPOUSE: (
+        "spouse",
+        "husband",
+        "wife",
+        "老伴",
+        "丈夫",
+        "妻子",
+        "老公",
+        "老婆",
+        "先生",
+        "太太",
+    ),
+}
+_RELATION_BY_WORD = {
+    word.casefold(): relation for relation, words in RELATION_WORDS.items() for word in words
+}
+
+
+def relation_of_words(words: str) -> Relation | None:
+    """The relation these words name ("女儿", "Son-in-law", " daughter "), or None."""
+    return _RELATION_BY_WORD.get(" ".join(words.split()).casefold())
+
+
+@dataclass(frozen=True)
+class RelationAnswer:
+    """A relation as stored: the code, and the words when it is OTHER."""
+
+    relation: Relation
+    note: str | None = None
+
+
+def read_relation(text: str | None) -> RelationAnswer:
+    """How a family member is related ("儿子", "Son", "nephew", "干女儿"): a known word becomes
+    its code, anything else OTHER with the words (a word or two). Raises
     RegistrationError(RELATION_TOO_LONG | BAD_RELATION)."""
-    relation = " ".join((text or "").split())
-    if len(relation) > RELATION_MAX_LENGTH:
+    words = " ".join((text or "").split())
+    if len(words) > RELATION_MAX_LENGTH:
         raise RegistrationError(RegistrationCode.RELATION_TOO_LONG)
-    if not relation or relation.startswith("/") or not any(ch.isalpha() for ch in relation):
+    if not words or words.startswith("/") or not any(ch.isalpha() for ch in words):
         raise RegistrationError(RegistrationCode.BAD_RELATION)
-    return relation
+    known = relation_of_words(words)
+    if known is not None:
+        return RelationAnswer(known)
+    return RelationAnswer(Relation.OTHER, words)
 
 
-def clean_relation(text: str | None) -> str | None:
+def clean_relation(text: str | None) -> RelationAnswer | None:
     """The relation `read_relation` reads, or None."""
     try:
         return read_relation(text)
@@ -324,6 +388,22 @@ class LinkOutcome(enum.StrEnum):
     SELF = "self"  # the family member found their own profile
 
 
+def _relation_answer(relation: Relation | str, note: str | None) -> RelationAnswer | None:
+    if isinstance(relation, Relation) and relation != Relation.OTHER:
+        return RelationAnswer(relation)
+    return clean_relation(note if isinstance(relation, Relation) else relation)
+
+
+def link_params(link: FamilyLink) -> dict[str, object]:
+    """How a link's relation travels in an outbox row (worded by the reader's renderer)."""
+    return {
+        "link_id": link.id,
+        "relation": link.relation.value,
+        "relation_note": link.relation_note,
+        "retiree_female": link.retiree_female,
+    }
+
+
 @dataclass
 class LinkRequest:
     outcome: LinkOutcome
@@ -347,13 +427,17 @@ async def request_family_link(
     *,
     phone: str,
     full_name: str,
-    relation: str,
+    relation: Relation | str,
+    note: str | None = None,
+    retiree_female: bool | None = None,
 ) -> LinkRequest:
-    """A family member asks to be linked to a relative found by phone and name. The pending
-    link is stored and the approver is asked through the outbox. The asker becomes a family
-    member (onboarded) whatever the outcome, so they can try again from their menu."""
-    relation_clean = clean_relation(relation)
-    if relation_clean is None:
+    """A family member asks to be linked to a relative found by phone and name. `relation` is
+    a code (with `note`, the words, for OTHER) or the words typed; `retiree_female` says
+    whether the relative is the mother or the father (for relations that depend on it). The
+    pending link is stored and the approver is asked through the outbox. The asker becomes a
+    family member (onboarded) whatever the outcome, so they can try again from their menu."""
+    answer = _relation_answer(relation, note)
+    if answer is None:
         raise RegistrationError(RegistrationCode.BAD_RELATION)
     if family_user.role is None:
         finish_onboarding(family_user, Role.FAMILY)
@@ -384,7 +468,9 @@ async def request_family_link(
     if link is None:
         link = FamilyLink(family_user_id=family_user.id, profile_id=profile.id)
         session.add(link)
-    link.relation = relation_clean
+    link.relation = answer.relation
+    link.relation_note = answer.note
+    link.retiree_female = retiree_female if answer.relation.asks_retiree_gender else None
     link.status = LinkStatus.PENDING
     link.decided_by_id = None
     link.decided_at = None
@@ -404,9 +490,8 @@ async def request_family_link(
                 else NotificationKind.FAMILY_LINK_REQUEST_STAFF
             ),
             params={
-                "link_id": link.id,
+                **link_params(link),
                 "family_name": family_user.display_name,
-                "relation": relation_clean,
                 "retiree_name": profile.full_name,
             },
             dedup_key=f"family:link:{link.id}:ask:{approver.id}:{attempt}",
@@ -470,6 +555,20 @@ async def links_of(session: AsyncSession, family_user_id: int) -> list[FamilyLin
         .order_by(FamilyLink.created_at, FamilyLink.id)
     )
     return list(result)
+
+
+async def set_activity_reminders(
+    session: AsyncSession, actor: User, link_id: int, on: bool
+) -> FamilyLink:
+    """A family member chooses whether they also get their relative's activity reminders
+    (off until they turn it on). Only for their own approved link: NOT_FOUND otherwise,
+    whatever id a button carries."""
+    link = await session.get(FamilyLink, link_id)
+    if link is None or link.family_user_id != actor.id or link.status != LinkStatus.APPROVED:
+        raise RegistrationError(RegistrationCode.NOT_FOUND)
+    link.activity_reminders = on
+    await session.flush()
+    return link
 
 
 async def pending_links_for_retiree(session: AsyncSession, user: User) -> list[FamilyLink]:

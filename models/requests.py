@@ -60,6 +60,7 @@ RATING_REMINDER_AFTER = timedelta(days=3)
 MAX_DESCRIPTION = 2000
 MAX_ATTACHMENTS = 10
 MAX_REJECT_REASON = 500
+MAX_RESULT = 200  # the one line of result staff may add when finishing ("已换好水龙头")
 PREFERRED_DATE_DAYS = 14  # a preferred date is today or one of the next 13 days
 
 
@@ -145,6 +146,7 @@ class ErrorCode(enum.StrEnum):
     REASON_TOO_LONG = "reason_too_long"  # more than MAX_REJECT_REASON characters
     ALREADY_CLASSIFIED = "already_classified"  # a colleague set the category a moment ago
     NO_WORDS = "no_words"  # a description of only emoji or punctuation
+    RESULT_TOO_LONG = "result_too_long"  # a finishing result of more than MAX_RESULT characters
 
 
 class RequestError(DomainError):
@@ -523,8 +525,17 @@ def card_params(request: ServiceRequest, now: datetime, tz: tzinfo) -> dict[str,
         "photos": sum(1 for a in request.attachments if a.kind == AttachmentKind.PHOTO),
         "voices": sum(1 for a in request.attachments if a.kind == AttachmentKind.VOICE),
         "reject_reason": request.reject_reason,
+        "result": result_of(request),
         "rating": request.rating,
     }
+
+
+def result_of(request: ServiceRequest) -> str | None:
+    """The one line staff added when finishing the request, if any."""
+    if request.status != RequestStatus.DONE:
+        return None
+    done = [e for e in request.events if e.action == EventAction.DONE]
+    return done[-1].note if done else None
 
 
 def _card_key(request_id: int) -> str:
@@ -556,11 +567,18 @@ async def _post_card(
 
 
 async def _tell_requester_side(
-    session: AsyncSession, request: ServiceRequest, event: RequestEvent, actor: User | None
+    session: AsyncSession,
+    request: ServiceRequest,
+    event: RequestEvent,
+    actor: User | None,
+    told_otherwise: frozenset[int] = frozenset(),
 ) -> None:
-    """Each change goes to the retiree and linked family (not to whoever made it)."""
+    """Each change goes to the retiree and linked family (not to whoever made it, nor to
+    those `told_otherwise`: user ids who get a message of their own about this change)."""
     for person in await requester_side(session, request):
         if actor is not None and person.id == actor.id:
+            continue
+        if person.id in told_otherwise:
             continue
         await enqueue_to(
             session,
@@ -721,8 +739,51 @@ async def create_request(
     event = _record(session, request, actor, EventAction.CREATED)
     await session.flush()
     await _post_card(session, request, staff_chat_id, now, tz)
-    await _tell_requester_side(session, request, event, actor)
+    retiree = request.profile.user
+    if retiree is not None and retiree.id != actor.id:
+        # who asked and what, in one message of its own (not the plain "sent" notice)
+        await _tell_requester_side(session, request, event, actor, frozenset({retiree.id}))
+        await _tell_filed_for_you(session, request, actor, retiree)
+    else:
+        await _tell_requester_side(session, request, event, actor)
     return request
+
+
+async def _tell_filed_for_you(
+    session: AsyncSession, request: ServiceRequest, actor: User, retiree: User
+) -> None:
+    """A relative (or staff) asked for help for the retiree: they are told who and what."""
+    await enqueue_to(
+        session,
+        retiree,
+        kind=NotificationKind.REQUEST_FILED_FOR_YOU,
+        params={
+            "request_id": request.id,
+            "number": request.number,
+            "category": request.category.value,
+            "description": request.description[:80],
+            "more": len(request.description) > 80,
+            "by": actor.display_name,
+            "by_staff": actor.is_staff,
+        },
+        dedup_key=f"request:{request.id}:filed_for:{retiree.id}",
+    )
+
+
+async def likely_duplicates(
+    session: AsyncSession, profile_id: int, category: Category
+) -> list[ServiceRequest]:
+    """Requests still open for the same person and of the same kind: filing another one is
+    likely the same thing asked twice (told to whoever files it, who decides)."""
+    rows = await session.scalars(
+        select(ServiceRequest)
+        .where(ServiceRequest.profile_id == profile_id)
+        .where(ServiceRequest.category == category)
+        .where(ServiceRequest.status.in_(OPEN_STATUSES))
+        .order_by(ServiceRequest.id.desc())
+        .limit(3)
+    )
+    return list(rows)
 
 
 # --- staff actions ----------------------------------------------------------------------------
@@ -816,6 +877,7 @@ async def _after_change(
     tz: tzinfo,
     staff_chat_id: int | None,
     update_card: bool,
+    told_otherwise: frozenset[int] = frozenset(),
 ) -> None:
     request.updated_at = now
     await session.flush()
@@ -825,7 +887,7 @@ async def _after_change(
     await cancel_pending(session, dedup_prefix=f"{_card_key(request.id)}:")
     if update_card:
         await _post_card(session, request, staff_chat_id, now, tz, version=f"e{event.id}")
-    await _tell_requester_side(session, request, event, actor)
+    await _tell_requester_side(session, request, event, actor, told_otherwise)
 
 
 @dataclass
@@ -900,18 +962,37 @@ async def start(
     return request
 
 
+def check_result(result: str | None) -> str | None:
+    """The one line of result as stored (spaces and line breaks folded), None when empty;
+    RequestError RESULT_TOO_LONG beyond MAX_RESULT characters (refused, never cut)."""
+    text = " ".join((result or "").split())
+    if len(text) > MAX_RESULT:
+        raise RequestError(ErrorCode.RESULT_TOO_LONG)
+    return text or None
+
+
 async def finish(
-    session: AsyncSession, actor: User, request_id: int, ctx: StaffContext, note: str | None = None
+    session: AsyncSession,
+    actor: User,
+    request_id: int,
+    ctx: StaffContext,
+    note: str | None = None,
 ) -> ServiceRequest:
-    """Done: the requester is asked to rate it (满意度)."""
+    """Done (办结), with an optional one-line result ("已换好水龙头") that reaches the retiree
+    and family. Whoever is asked to rate gets one message: the completion, its result and
+    the stars (not a status change and then a rating question); the others a status change
+    with the result."""
+    result = check_result(note)
     _require_staff(actor)
     request = await _load(session, request_id, lock=True)
     check_staff_op(actor, request, StaffOp.FINISH)
     request.status = RequestStatus.DONE
     request.closed_at = ctx.now
-    event = _record(session, request, actor, EventAction.DONE, note=note)
+    event = _record(session, request, actor, EventAction.DONE, note=result)
+    rater = requester_user(request)
     await _after_change(session, request, event, actor, ctx.now, ctx.tz, ctx.staff_chat_id,
-                        ctx.update_card)  # fmt: skip
+                        ctx.update_card,
+                        frozenset({rater.id}) if rater is not None else frozenset())  # fmt: skip
     await _ask_rating(session, request, "ask")
     return request
 
@@ -1026,6 +1107,7 @@ async def _ask_rating(session: AsyncSession, request: ServiceRequest, stage: str
             "category": request.category.value,
             "for_name": request.profile.full_name,
             "is_self": request.profile.user_id == person.id,
+            "result": result_of(request),
         },
         dedup_key=f"request:{request.id}:rate:{stage}",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, String, UniqueConstraint, select
+from sqlalchemy import BigInteger, Enum, ForeignKey, String, UniqueConstraint, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -33,6 +33,42 @@ class LinkStatus(enum.StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
+
+
+class Relation(enum.StrEnum):
+    """How a family member is related to the retiree, as the family member said it (their own
+    role: "I am her daughter"). Stored as this code and worded from the reader's side in the
+    reader's language (handlers/family.py); OTHER keeps the words typed in `relation_note`."""
+
+    SON = "son"
+    DAUGHTER = "daughter"
+    SON_IN_LAW = "son_in_law"
+    DAUGHTER_IN_LAW = "daughter_in_law"
+    GRANDSON = "grandson"
+    GRANDDAUGHTER = "granddaughter"
+    NEPHEW = "nephew"
+    NIECE = "niece"
+    SPOUSE = "spouse"
+    OTHER = "other"
+
+    @property
+    def asks_retiree_gender(self) -> bool:
+        """Whether the retiree's side of it depends on the retiree being a man or a woman
+        (a daughter's mother or father); a spouse is 老伴 either way, a niece's elder an
+        elder relative."""
+        return self in _GENDERED_ELDER
+
+
+_GENDERED_ELDER = frozenset(
+    {
+        Relation.SON,
+        Relation.DAUGHTER,
+        Relation.SON_IN_LAW,
+        Relation.DAUGHTER_IN_LAW,
+        Relation.GRANDSON,
+        Relation.GRANDDAUGHTER,
+    }
+)
 
 
 class User(CreatedAtMixin, Base):
@@ -115,7 +151,11 @@ class FamilyLink(CreatedAtMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     family_user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     profile_id: Mapped[int] = mapped_column(ForeignKey("retiree_profiles.id", ondelete="CASCADE"))
-    relation: Mapped[str] = mapped_column(String(50), default="")
+    relation: Mapped[Relation] = mapped_column(_enum(Relation), default=Relation.OTHER)
+    relation_note: Mapped[str | None] = mapped_column(String(50))  # the words, for OTHER
+    retiree_female: Mapped[bool | None]  # the retiree is a woman (mother); None: not said
+    # The family member also gets the relative's activity reminders (they opt in).
+    activity_reminders: Mapped[bool] = mapped_column(default=False, server_default=false())
     status: Mapped[LinkStatus] = mapped_column(_enum(LinkStatus), default=LinkStatus.PENDING)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     decided_at: Mapped[datetime | None]
@@ -214,6 +254,18 @@ async def family_of(session: AsyncSession, profile_id: int) -> list[User]:
         .join(FamilyLink, FamilyLink.family_user_id == User.id)
         .where(FamilyLink.profile_id == profile_id)
         .where(FamilyLink.status == LinkStatus.APPROVED)
+    )
+    return list(result)
+
+
+async def family_links_of(session: AsyncSession, profile_id: int) -> list[FamilyLink]:
+    """The approved links of this retiree (each with its family member and their choices,
+    such as `activity_reminders`), oldest first."""
+    result = await session.scalars(
+        select(FamilyLink)
+        .where(FamilyLink.profile_id == profile_id)
+        .where(FamilyLink.status == LinkStatus.APPROVED)
+        .order_by(FamilyLink.id)
     )
     return list(result)
 

@@ -92,7 +92,7 @@ async def test_retiree_browses_signs_up_and_cancels(chat: Chat, session: AsyncSe
     assert "太极拳晨练" in mine.text and "已报名" in mine.text
     sent = await chat.press(WANG, mine.callback_data("取消"))
     confirm = last_message(sent)
-    assert "要取消王秀英" in confirm.text
+    assert "要取消您在" in confirm.text
     sent = await chat.press(WANG, confirm.callback_data("是的，取消报名"))
     assert "报名已取消" in last_message(sent).text
     reg = await _registration(session, activity.id, wang.id)

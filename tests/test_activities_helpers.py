@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.activities import Activity, ActivityStatus, Category
 from models.base import utcnow
 from models.outbox import OutboxMessage
-from models.users import FamilyLink, LinkStatus, RetireeProfile, Role, User
+from models.users import FamilyLink, LinkStatus, Relation, RetireeProfile, Role, User
 
 
 async def make_user(
@@ -55,13 +55,18 @@ async def make_retiree(
 
 
 async def link_family(
-    session: AsyncSession, family: User, profile: RetireeProfile, relation: str = "女儿"
+    session: AsyncSession,
+    family: User,
+    profile: RetireeProfile,
+    relation: Relation = Relation.DAUGHTER,
+    retiree_female: bool | None = True,
 ) -> None:
     session.add(
         FamilyLink(
             family_user_id=family.id,
             profile_id=profile.id,
             relation=relation,
+            retiree_female=retiree_female,
             status=LinkStatus.APPROVED,
         )
     )

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.activities.callbacks import RegAction, RegCb
 from models.activities import ActivityError, ActivityErrorCode, registration_seen_by, sign_up
-from models.users import Role
+from models.users import Relation, Role
 from tests.chat import Chat, Person
 from tests.test_activities_helpers import link_family, make_activity, make_retiree, make_user
 
@@ -18,7 +18,7 @@ async def _signed_up(session: AsyncSession):  # type: ignore[no-untyped-def]
     owner = await make_retiree(session, 8801, "王秀英")
     stranger = await make_retiree(session, 8802, "李建国")
     son = await make_user(session, 8803, Role.FAMILY, "王磊")
-    await link_family(session, son, owner, "儿子")
+    await link_family(session, son, owner, Relation.SON)
     staff = await make_user(session, 8804, Role.STAFF, "刘芳")
     registration = (await sign_up(session, owner.user, activity.id, owner.id)).registration
     await session.commit()

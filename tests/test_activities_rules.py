@@ -31,7 +31,7 @@ from models.activities import (
 from models.base import utcnow
 from models.office import OfficeSettings
 from models.outbox import OutboxStatus
-from models.users import Role
+from models.users import Relation, Role
 from tests.test_activities_helpers import (
     link_family,
     make_activity,
@@ -113,7 +113,7 @@ async def test_family_may_sign_up_only_linked_relatives(session: AsyncSession) -
     mother = await make_retiree(session, None, "王秀英")
     stranger = await make_retiree(session, None, "陌生人")
     son = await make_user(session, 8200, Role.FAMILY, "儿子")
-    await link_family(session, son, mother, "儿子")
+    await link_family(session, son, mother, Relation.SON)
     result = await sign_up(session, son, activity.id, mother.id)
     assert result.confirmed and result.registration.registered_by_id == son.id
     with pytest.raises(ActivityError) as error:

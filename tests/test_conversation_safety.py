@@ -99,7 +99,7 @@ async def test_an_old_no_comment_button_does_not_end_a_new_request_form(
     await make_people(session)
     await file_as_retiree(chat, i18n)
     request = await latest_request(session)
-    for action in (StaffAction.TAKE, StaffAction.START, StaffAction.DONE):
+    for action in (StaffAction.TAKE, StaffAction.START, StaffAction.FINISH):
         await chat.press(
             STAFF,
             StaffCb(action=action, request_id=request.id).pack(),

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import notification_renderers
 from models.base import utcnow
 from models.outbox import OutboxMessage
-from models.users import FamilyLink, Grid, LinkStatus, RetireeProfile, Role, User
+from models.users import FamilyLink, Grid, LinkStatus, Relation, RetireeProfile, Role, User
 from tests.chat import Chat, Person
 from tests.test_onboarding_retiree import (
     LANGUAGE_CODE,
@@ -76,7 +76,10 @@ async def family_asks(chat: Chat, person: Person, locale: str, *, phone: str, na
     sent = await chat.send(person, "👨‍👩‍👧 " + t("I am a family member"))
     relation_question = only_message(sent)
     assert relation_question.button_texts()[0] == t("Son")
-    await chat.send(person, t("Son"))
+    sent = await chat.send(person, t("Son"))
+    gender_question = only_message(sent)
+    assert gender_question.button_texts()[:2] == [t("Mother"), t("Father")]
+    await chat.send(person, t("Mother"))
     sent = await chat.send(person, phone)
     assert only_message(sent).text == t("What is your relative's full name? Please type it.")
     sent = await chat.send(person, name)
@@ -105,7 +108,8 @@ async def test_family_member_links_and_retiree_approves(
     assert family_user.role == Role.FAMILY and family_user.is_onboarded
     link = await session.scalar(select(FamilyLink))
     assert link is not None and link.status == LinkStatus.PENDING
-    assert link.relation == tr(i18n, locale, "Son") and link.profile_id == profile.id
+    assert link.relation == Relation.SON and link.retiree_female is True
+    assert link.relation_note is None and link.profile_id == profile.id
     await session.commit()
 
     [ask] = await outbox(session, "family.link_request")
@@ -175,7 +179,7 @@ async def test_relative_without_account_goes_to_grid_staff(
     await session.flush()
     await add_retiree(session, telegram_id=None, grid=grid)
     answer = await family_asks(family_chat, SON, "zh_Hans", phone="13900002222", name="李 桂兰")
-    assert "服务中心会核实" in answer
+    assert "服务站会核实" in answer
     [ask] = await outbox(session, "family.link_request_staff")
     assert ask.chat_id == 20010
     text = render(ask.kind, ask.params, "en", i18n).text
@@ -208,7 +212,7 @@ async def test_relative_not_found_keeps_the_form(family_chat: Chat, session: Asy
     sent = await family_chat.send(SON, "李桂兰")
     assert "I asked 李桂兰" in only_message(sent).text
     link = await session.scalar(select(FamilyLink))
-    assert link is not None and link.relation == "Son"
+    assert link is not None and link.relation == Relation.SON
 
 
 async def test_family_form_bad_input(family_chat: Chat, session: AsyncSession) -> None:

@@ -96,6 +96,16 @@ SAMPLES: dict[NotificationKind, dict[str, Any]] = {
         "category": "home_repair",
         "for_name": "王秀英",
         "is_self": True,
+        "result": "已换好水龙头",
+    },
+    NotificationKind.REQUEST_FILED_FOR_YOU: {
+        "request_id": 42,
+        "number": "FW-2026-00042",
+        "category": "medical",
+        "description": "周五上午去市一医院复查，需要人陪同",
+        "more": False,
+        "by": "陈晓燕",
+        "by_staff": False,
     },
     NotificationKind.REQUEST_RATE_REMINDER: {
         "request_id": 42,

@@ -203,7 +203,7 @@ async def test_claims_the_profile_staff_entered(chat: Chat, session: AsyncSessio
     await chat.send(person, "☀️ 公历（阳历）")
     await chat.send(person, "东区3号楼2单元301")
     sent = await chat.send(person, "✅ 对，没问题")
-    assert "服务中心已有您的资料" in only_message(sent).text
+    assert "服务站已有您的资料" in only_message(sent).text
     profiles = list(await session.scalars(select(RetireeProfile)))
     assert len(profiles) == 1
     await session.refresh(profiles[0])

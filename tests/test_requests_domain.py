@@ -77,8 +77,10 @@ async def test_full_lifecycle_records_history_and_tells_everyone(session) -> Non
     assert [e.action.value for e in request.events] == ["created", "accepted", "started", "done"]
     assert all(e.actor_id is not None for e in request.events)
     status = await outbox(session, "request.status")
-    # 3 changes x (retiree + family)
-    assert len(status) == 1 + 3 * 2
+    # 3 changes x (retiree + family); "done" reaches the retiree (who is asked to rate) only
+    # once: in the rating question, not as a status change too
+    assert len(status) == 1 + 2 * 2 + 1
+    assert [m.user_id for m in status if m.params["action"] == "done"] == [people.family.id]
     edits = [c for c in await outbox(session, "request.staff_card") if c.edit_of]
     assert len(edits) == 3 and all(c.edit_of == f"request:{request.id}:card" for c in edits)
     assert not any("_edit" in c.params for c in edits)

@@ -212,9 +212,13 @@ async def test_family_member_asks_on_behalf_of_a_relative(
     request = await latest_request(session)
     assert request.profile_id == people.profile.id and request.created_by_id == people.family.id
     assert request.number in shown(sent).text
-    # the retiree is told that their son asked for them
-    [status] = await outbox(session, "request.status")
-    assert status.user_id == people.retiree.id
+    # the retiree is told that their son asked for them, and for what, in one message
+    assert not await outbox(session, "request.status")
+    [told] = await outbox(session, "request.filed_for_you")
+    assert told.user_id == people.retiree.id
+    text = render(told.kind, told.params, "zh_Hans", i18n).text
+    assert "Xiaoming帮您提交了请求：🏥 就医陪诊" in text and request.number in text
+    assert "Mum needs someone" in text
     # it shows under "My requests" for both of them
     for person, locale in ((FAMILY, "en"), (RETIREE, "zh_Hans")):
         sent = await chat.send(person, menu(i18n, "my_requests", locale))
@@ -255,12 +259,19 @@ async def test_staff_in_the_group_take_start_done_and_the_family_is_told(
 
     start = StaffCb(action=StaffAction.START, request_id=request.id).pack()
     await chat.press(STAFF, start, chat=STAFF_CHAT, message_id=77)
+    # Done asks first, in place of the card's buttons
     sent = await chat.press(STAFF, done, chat=STAFF_CHAT, message_id=77)
+    assert [r.method for r in sent] == ["editMessageReplyMarkup", "answerCallbackQuery"]
+    assert (await latest_request(session)).status == RequestStatus.IN_PROGRESS
+    finish = StaffCb(action=StaffAction.FINISH, request_id=request.id).pack()
+    assert finish in [b["callback_data"] for b in sent[0].inline_buttons()]
+    sent = await chat.press(STAFF, finish, chat=STAFF_CHAT, message_id=77)
     assert any(r.method == "editMessageText" for r in sent)
-    # a double tap on Done: an answer, no edit, nothing more queued
+    # a double tap on Finish (or Done): an answer, no edit, nothing more queued
     before = len(await outbox(session))
-    sent = await chat.press(STAFF, done, chat=STAFF_CHAT, message_id=77)
-    assert [r.method for r in sent] == ["answerCallbackQuery"]
+    for again in (finish, done):
+        sent = await chat.press(STAFF, again, chat=STAFF_CHAT, message_id=77)
+        assert [r.method for r in sent] == ["answerCallbackQuery"]
     assert len(await outbox(session)) == before
     request = await latest_request(session)
     assert request.status == RequestStatus.DONE
@@ -334,7 +345,7 @@ async def test_staff_private_queue_filters_actions_and_group_card_edit(
     # the colleague finishes it from their own queue
     sent = await chat.press(STAFF2, QueueCb(view=QueueFilter.MINE).pack())
     assert request.number in " ".join(shown(sent).button_texts())
-    await chat.press(STAFF2, StaffCb(action=StaffAction.DONE, request_id=request.id).pack())
+    await chat.press(STAFF2, StaffCb(action=StaffAction.FINISH, request_id=request.id).pack())
     assert (await latest_request(session)).status == RequestStatus.DONE
 
 
@@ -440,7 +451,7 @@ async def test_end_to_end_through_the_outbox_sender(
     [news] = [r for r in sent if r.chat_id == FAMILY.id]
     assert "李明" in news.text
     retiree_news = [r for r in sent if r.chat_id == RETIREE.id]
-    assert retiree_news and "已受理" in retiree_news[0].text
+    assert retiree_news and "已经有人接手" in retiree_news[0].text
 
 
 async def test_family_with_two_relatives_chooses_and_cannot_forge_another(

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
 from models.outbox import OutboxMessage
-from models.users import FamilyLink, Grid, LinkStatus, RetireeProfile, Role, User
+from models.users import FamilyLink, Grid, LinkStatus, Relation, RetireeProfile, Role, User
 
 
 @dataclass
@@ -62,7 +62,8 @@ async def make_people(session: AsyncSession) -> People:
         FamilyLink(
             family_user_id=family.id,
             profile_id=profile.id,
-            relation="son",
+            relation=Relation.SON,
+            retiree_female=True,
             status=LinkStatus.APPROVED,
         )
     )

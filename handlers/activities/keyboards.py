@@ -195,10 +195,11 @@ def cant_come_keyboard(registration_id: int) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def confirm_cancel_keyboard(registration_id: int) -> InlineKeyboardMarkup:
+def confirm_cancel_keyboard(registration_id: int, own: bool = True) -> InlineKeyboardMarkup:
+    """ "Yes, cancel my place" for one's own place; "Yes, cancel the place" for a relative's."""
     builder = InlineKeyboardBuilder()
     builder.button(
-        text="✅ " + _("Yes, cancel my place"),
+        text="✅ " + (_("Yes, cancel my place") if own else _("Yes, cancel the place")),
         callback_data=RegCb(action=RegAction.CANCEL, registration_id=registration_id),
     )
     builder.button(

@@ -88,14 +88,20 @@ async def cancel_asked(
         callback_answer.text = updated_text()
         return
     activity = registration.activity
-    text = _("Cancel {name}'s place at “{title}” on {when}?").format(
+    own = is_own(user, registration.profile_id)
+    # spoken to the person ("您") unless the place is a relative's
+    if own:
+        text = _("Cancel your place at “{title}” on {when}?")
+    else:
+        text = _("Cancel {name}'s place at “{title}” on {when}?")
+    text = text.format(
         name=registration.profile.full_name,
         title=for_reader(activity.title),
         when=format_when(activity.starts_at, office.tz),
     )
     if query.bot is not None:  # a new message: the reminder above stays readable
         await query.bot.send_message(
-            query.from_user.id, text, reply_markup=confirm_cancel_keyboard(registration.id)
+            query.from_user.id, text, reply_markup=confirm_cancel_keyboard(registration.id, own)
         )
 
 
@@ -111,16 +117,29 @@ async def cancel_confirmed(
         session, user, callback_data.registration_id, tz=office.timezone
     )
     callback_answer.text = _("Cancelled.")
+    if is_own(user, registration.profile_id):
+        text = _("Your place at “{title}” is cancelled. Thank you for letting us know!")
+    else:
+        text = _("{name}'s place at “{title}” is cancelled. Thank you for letting us know!")
     await edit_or_send(
         query,
-        _("Your place at “{title}” is cancelled. Thank you for letting us know!").format(
-            title=for_reader(registration.activity.title)
+        text.format(
+            title=for_reader(registration.activity.title), name=registration.profile.full_name
         ),
     )
 
 
-async def cancel_declined(query: CallbackQuery) -> None:
-    await edit_or_send(query, _("Good, your place is kept. See you there!"))
+async def cancel_declined(
+    query: CallbackQuery, callback_data: RegCb, session: AsyncSession, user: User
+) -> None:
+    registration = await registration_seen_by(session, user, callback_data.registration_id)
+    if is_own(user, registration.profile_id):
+        await edit_or_send(query, _("Good, your place is kept. See you there!"))
+        return
+    await edit_or_send(
+        query,
+        _("Good, {name}'s place is kept.").format(name=registration.profile.full_name),
+    )
 
 
 def setup() -> Router:

@@ -1,5 +1,7 @@
-"""The family link form: how the family member is related, the relative's phone number and
-name; then the link is asked for (models/registration.py: who approves, who is told).
+"""The family link form: how the family member is related (and, when it matters, whether the
+relative is their mother or father), the relative's phone number and name; then the link is
+asked for (models/registration.py: who approves, who is told). The relation is stored as a
+code and worded from each reader's side (handlers/relations.py).
 
 Asked at onboarding ("I am a family member") and from "My family" (➕ Add a relative). A
 main-menu button pressed half-way leaves the form and does its own job.
@@ -21,6 +23,12 @@ from handlers.common import form_keyboard
 from handlers.forms import Form, Invalid, Step, StepContext, default_problem, text_answer
 from handlers.menu import AnyMenuButton, main_menu_keyboard
 from handlers.onboarding.registration import not_a_phone_number
+from handlers.relations import (
+    RELATION_BUTTONS,
+    female_of_button,
+    gender_buttons,
+    relation_of_button,
+)
 from models.registration import (
     LinkOutcome,
     RegistrationCode,
@@ -30,20 +38,45 @@ from models.registration import (
     read_relation,
     request_family_link,
 )
+from models.users import Relation
 
 
 class FamilyLinkForm(StatesGroup):
     relation = State()
+    gender = State()
     phone = State()
     name = State()
 
 
 def relation_labels() -> list[str]:
-    return [_("Son"), _("Daughter"), _("Son-in-law"), _("Daughter-in-law"), _("Grandchild")]
+    return [RELATION_BUTTONS[relation]() for relation in RELATION_BUTTONS]
 
 
 def relation_question() -> str:
     return _("How are you related to the retiree? Tap a button, or type it (for example: nephew).")
+
+
+def _q_gender() -> str:
+    return _("Which of these is your relative to you? Please tap a button.")
+
+
+def _answered_relation(ctx: StepContext) -> Relation:
+    try:
+        return Relation(str(ctx.answers.get("relation")))
+    except ValueError:
+        return Relation.OTHER
+
+
+def gender_keyboard(ctx: StepContext) -> ReplyKeyboardMarkup:
+    mother, father = gender_buttons(_answered_relation(ctx))
+    return form_keyboard([mother, father])
+
+
+def parse_gender(message: Message, ctx: StepContext) -> dict[str, Any]:
+    female = female_of_button(_answered_relation(ctx), text_answer(message))
+    if female is None:
+        raise Invalid(default_problem(message))
+    return {"retiree_female": female}
 
 
 def _q_phone() -> str:
@@ -56,17 +89,23 @@ def _q_name() -> str:
 
 def relation_keyboard(ctx: StepContext | None = None) -> ReplyKeyboardMarkup:
     labels = relation_labels()
-    return form_keyboard(labels[0:2], labels[2:4], labels[4:5])
+    return form_keyboard(labels[0:2], labels[2:4], labels[4:6], labels[6:7])
 
 
 def parse_relation(message: Message, ctx: StepContext) -> dict[str, Any]:
-    """A button's relation or a typed one ("nephew"), as the person wrote it."""
+    """A button's relation, or typed words: a known one ("侄子", "nephew") becomes its code,
+    anything else is kept as the person wrote it (OTHER)."""
+    text = text_answer(message)
+    button = relation_of_button(text)
+    if button is not None:
+        return {"relation": button.value, "relation_note": None, "retiree_female": None}
     try:
-        return {"relation": read_relation(text_answer(message))}
+        answer = read_relation(text)
     except RegistrationError as error:
         if error.code == RegistrationCode.RELATION_TOO_LONG:
             raise Invalid(_("That is too long. A word or two is enough.")) from error
         raise Invalid(default_problem(message)) from error
+    return {"relation": answer.relation.value, "relation_note": answer.note, "retiree_female": None}
 
 
 def parse_phone(message: Message, ctx: StepContext) -> dict[str, Any]:
@@ -95,7 +134,9 @@ async def link_asked(ctx: StepContext) -> None:
             ctx.user,
             phone=phone,
             full_name=name,
-            relation=str(link.get("relation", "")),
+            relation=_answered_relation(ctx),
+            note=link.get("relation_note"),
+            retiree_female=link.get("retiree_female"),
         )
     except RegistrationError:
         # The answers were damaged (a stale state after an upgrade): ask them again.
@@ -141,15 +182,26 @@ RELATION = Step(
     parse=parse_relation,
     field="relation",
 )
+GENDER = Step(
+    FamilyLinkForm.gender,
+    prompt=_q_gender,
+    keyboard=gender_keyboard,
+    parse=parse_gender,
+    field="retiree_female",
+    # only when the relation's other side depends on it (a daughter's mother or father)
+    applies=lambda ctx: _answered_relation(ctx).asks_retiree_gender,
+)
 PHONE = Step(FamilyLinkForm.phone, prompt=_q_phone, parse=parse_phone, field="phone")
 NAME = Step(FamilyLinkForm.name, prompt=_q_name, parse=parse_name, field="name")
 
-FAMILY_LINK = Form("family_link", [RELATION, PHONE, NAME], data_key="link", finish=link_asked)
+FAMILY_LINK = Form(
+    "family_link", [RELATION, GENDER, PHONE, NAME], data_key="link", finish=link_asked
+)
 
 
 async def start_link_form(ctx: StepContext, *, first_time: bool) -> None:
     intro = (
-        _("To link you with your relative, I need three short answers.")
+        _("To link you with your relative, I need a few short answers.")
         if first_time
         else _("Let's add a relative.")
     )

@@ -9,12 +9,13 @@
     ├── requests:staff          IsStaff once, for messages and presses
     │   ├── requests:staff-private   messages from private chats only
     │   │   ├── queue           🗂 the private queue
-    │   │   └── reject          the reason for a rejection (a one-step form)
+    │   │   ├── reject          the reason for a rejection (a one-step form)
+    │   │   └── finish          the line of result when finishing (a one-step form)
     │   └── card                the card's buttons, in the staff group or the private queue
     ├── requests:staff-only     anyone else pressing a staff button: told kindly, nothing done
     └── errors:RequestError     a refusal of the domain, told in the person's language
 
-`FORMS` are the capability's forms (intake, rating comment, rejection reason) for the bot's
+`FORMS` are the capability's forms (intake, rating comment, rejection reason, result) for the bot's
 FormRegistry: hints and asking again come from their step tables.
 """
 
@@ -30,6 +31,7 @@ from handlers.forms import Form
 from handlers.menu import MenuButton
 from handlers.requests import (
     card,
+    finish,
     intake,
     mine,
     queue,
@@ -44,7 +46,7 @@ from models.requests import RequestError
 
 del renderers  # imported for its @notification registrations
 
-FORMS: list[Form] = [intake.INTAKE, mine.RATING, reject.REJECT]
+FORMS: list[Form] = [intake.INTAKE, mine.RATING, reject.REJECT, finish.RESULT]
 
 
 def setup() -> Router:
@@ -59,7 +61,7 @@ def setup() -> Router:
 
     staff_private = Router(name="requests:staff-private")
     staff_private.message.filter(F.chat.type == "private")
-    staff_private.include_routers(queue.setup(), reject.setup())
+    staff_private.include_routers(queue.setup(), reject.setup(), finish.setup())
     staff = Router(name="requests:staff")
     staff.message.filter(IsStaff())
     staff.callback_query.filter(IsStaff())

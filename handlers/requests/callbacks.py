@@ -103,11 +103,13 @@ class StaffAction(enum.StrEnum):
     ASSIGN = "assign"  # show the staff list
     ASSIGN_TO = "to"  # assignee_id = the colleague's user id
     START = "start"
-    DONE = "done"
+    DONE = "done"  # ask to confirm: finish, or finish with a line of result
+    FINISH = "fin"  # confirmed: finish now
+    FINISH_NOTE = "fnote"  # finish after writing a line of result (asked privately)
     REJECT = "reject"
     BACK = "back"  # back from the staff list to the card's buttons
     OPEN = "open"  # open in the private queue
-    MEDIA = "media"  # send the photos and voice notes privately
+    MEDIA = "media"  # send the photos and voice notes again, where the button was pressed
 
 
 class StaffCb(CallbackData, prefix="rqs"):

@@ -1,9 +1,10 @@
-"""The staff card's buttons: take, start, done, assign to a colleague, reject, and the type of
-a request sent unclassified (one tap). The card lives in
-the staff group (edited in place right here when pressed) and in a staff member's private
-queue (then the group card follows through the outbox). These handlers sit under the
-capability's staff router (`IsStaff` once); whether this person may do this to this request
-now is the domain's rule (`check_staff_op`, checked again by each operation).
+"""The staff card's buttons: take, start, done (confirmed, optionally with a line of result),
+assign to a colleague, reject, and the photos and voice notes sent again where the button was
+pressed. The card lives in the staff group (edited in place right here when pressed) and in a
+staff member's private queue (then the group card follows through the outbox). These handlers
+sit under the capability's staff router (`IsStaff` once); whether this person may do this to
+this request now is the domain's rule (`check_staff_op`, checked again by each operation).
+A request sent unclassified gets its type from one tap here too.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.requests.callbacks import ClassifyCb, StaffAction, StaffCb, stale
-from handlers.requests.keyboards import assign_keyboard, staff_card_keyboard
+from handlers.requests.finish import ask_result
+from handlers.requests.keyboards import assign_keyboard, finish_keyboard, staff_card_keyboard
 from handlers.requests.reject import ask_reason
 from handlers.requests.texts import card_text, category_label
 from handlers.ui import edit_markup, edit_or_send, message_of
 from models.base import utcnow
 from models.office import OfficeSettings
 from models.requests import (
+    AttachmentKind,
     ServiceRequest,
     StaffContext,
     StaffOp,
@@ -112,6 +115,7 @@ async def _start(session: AsyncSession, user: User, cb: StaffCb, ctx: StaffConte
 
 
 async def _finish(session: AsyncSession, user: User, cb: StaffCb, ctx: StaffContext) -> Moved:
+    """Confirmed "Finish it": done without a line of result."""
     request = await finish(session, user, cb.request_id, ctx)
     return request, _("{number} is done. Thank you!").format(number=request.number)
 
@@ -129,7 +133,7 @@ Move = Callable[[AsyncSession, User, StaffCb, StaffContext], Awaitable[Moved]]
 MOVES: dict[StaffAction, Move] = {
     StaffAction.TAKE: _take,
     StaffAction.START: _start,
-    StaffAction.DONE: _finish,
+    StaffAction.FINISH: _finish,
     StaffAction.ASSIGN_TO: _assign_to,
 }
 
@@ -171,6 +175,87 @@ async def assign_chosen(
     await edit_markup(callback, assign_keyboard(request.id, staff))  # twice: already there
 
 
+async def done_chosen(
+    callback: CallbackQuery,
+    callback_data: StaffCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    user: User,
+) -> None:
+    """ "Done" asks first, in place of the card's buttons: finish now, or with a line of
+    result; a double tap or a colleague's finished request is refused by the domain."""
+    request = await get_request(session, user, callback_data.request_id)
+    check_staff_op(user, request, StaffOp.FINISH)
+    await edit_markup(callback, finish_keyboard(request.id))
+
+
+async def _private_state(user: User, state: FSMContext, bot: Bot, message: Message) -> FSMContext:
+    """The staff member's own private conversation, also when the press was in the group."""
+    if _in_private(message):
+        return state
+    key = StorageKey(bot_id=bot.id, chat_id=user.telegram_id, user_id=user.telegram_id)
+    return FSMContext(storage=state.storage, key=key)
+
+
+def _open_private_chat_first(callback_answer: CallbackAnswer) -> None:
+    callback_answer.text = _("Please open a private chat with me first (tap my name, then Start).")
+    callback_answer.show_alert = True
+
+
+async def finish_note_chosen(
+    callback: CallbackQuery,
+    callback_data: StaffCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    user: User,
+    state: FSMContext,
+    bot: Bot,
+    office: OfficeSettings,
+    i18n: I18n,
+) -> None:
+    """The line of result is asked in the private chat (also when pressed in the group); the
+    card shows its buttons again meanwhile."""
+    message = message_of(callback)
+    if message is None:
+        return stale(callback_answer)
+    request = await get_request(session, user, callback_data.request_id)
+    check_staff_op(user, request, StaffOp.FINISH)
+    try:
+        await ask_result(bot, user, request, await _private_state(user, state, bot, message))
+    except TelegramAPIError:  # the bot may not write first to someone who never opened it
+        return _open_private_chat_first(callback_answer)
+    await _show_card(callback, message, request, office, i18n)
+    if not _in_private(message):
+        callback_answer.text = _("I have asked you for the result in our private chat.")
+
+
+async def media_chosen(
+    callback: CallbackQuery,
+    callback_data: StaffCb,
+    callback_answer: CallbackAnswer,
+    session: AsyncSession,
+    user: User,
+) -> None:
+    """The request's photos and voice notes, sent again (by their file ids) into the chat
+    where the button was pressed: the staff group or the private queue."""
+    message = message_of(callback)
+    if message is None:
+        return stale(callback_answer)
+    request = await get_request(session, user, callback_data.request_id)
+    total = len(request.attachments)
+    if not total:
+        callback_answer.text = _("This request has no photos or voice messages.")
+        return
+    for index, attachment in enumerate(request.attachments, start=1):
+        caption = _("{number}: attachment {index} of {total}").format(
+            number=request.number, index=index, total=total
+        )
+        if attachment.kind == AttachmentKind.VOICE:
+            await message.answer_voice(attachment.file_id, caption=caption)
+        else:
+            await message.answer_photo(attachment.file_id, caption=caption)
+
+
 async def back_chosen(
     callback: CallbackQuery,
     callback_data: StaffCb,
@@ -203,21 +288,11 @@ async def reject_chosen(
         return stale(callback_answer)
     request = await get_request(session, user, callback_data.request_id)
     check_staff_op(user, request, StaffOp.REJECT)
-    private = _in_private(message)
-    if private:
-        private_state = state
-    else:
-        key = StorageKey(bot_id=bot.id, chat_id=user.telegram_id, user_id=user.telegram_id)
-        private_state = FSMContext(storage=state.storage, key=key)
     try:
-        await ask_reason(bot, user, request, private_state)
+        await ask_reason(bot, user, request, await _private_state(user, state, bot, message))
     except TelegramAPIError:  # the bot may not write first to someone who never opened it
-        callback_answer.text = _(
-            "Please open a private chat with me first (tap my name, then Start)."
-        )
-        callback_answer.show_alert = True
-        return
-    if not private:
+        return _open_private_chat_first(callback_answer)
+    if not _in_private(message):
         callback_answer.text = _("I have asked you for the reason in our private chat.")
 
 
@@ -251,4 +326,9 @@ def setup() -> Router:
     router.callback_query.register(back_chosen, StaffCb.filter(F.action == StaffAction.BACK))
     router.callback_query.register(reject_chosen, StaffCb.filter(F.action == StaffAction.REJECT))
     router.callback_query.register(classify_chosen, ClassifyCb.filter())
+    router.callback_query.register(done_chosen, StaffCb.filter(F.action == StaffAction.DONE))
+    router.callback_query.register(
+        finish_note_chosen, StaffCb.filter(F.action == StaffAction.FINISH_NOTE)
+    )
+    router.callback_query.register(media_chosen, StaffCb.filter(F.action == StaffAction.MEDIA))
     return router

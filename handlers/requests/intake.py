@@ -48,6 +48,7 @@ from handlers.requests.keyboards import (
 from handlers.requests.texts import (
     category_label,
     done_text,
+    duplicate_note,
     format_when,
     media_line,
     preferred_label,
@@ -65,6 +66,7 @@ from models.requests import (
     check_description,
     check_description_words,
     create_request,
+    likely_duplicates,
     may_prefer,
     profile_to_ask_for,
 )
@@ -293,7 +295,20 @@ async def category_chosen(
     if ctx is None:
         return stale(callback_answer)
     await edit_or_send(callback, category_label(callback_data.category.value))
+    await _point_out_duplicate(ctx, callback_data.category)
     await INTAKE.answer(ctx, CATEGORY, {"category": callback_data.category.value})
+
+
+async def _point_out_duplicate(ctx: StepContext, category: Category) -> None:
+    """The same person already has an open request of this kind: say so, and go on."""
+    answers = await INTAKE.answers(ctx.state)
+    if "profile_id" not in answers:
+        return
+    profile_id = int(answers["profile_id"])
+    open_ones = await likely_duplicates(ctx.session, profile_id, category)
+    if open_ones:
+        own = ctx.user.profile is not None and ctx.user.profile.id == profile_id
+        await ctx.message.answer(duplicate_note(open_ones, str(answers.get("for_name", "")), own))
 
 
 async def when_chosen(

@@ -186,7 +186,7 @@ def staff_card_keyboard(params: dict[str, Any], private: bool = False) -> Inline
         add(StaffAction.ASSIGN, "👥 " + _("Assign to…"))
     if StaffOp.REJECT in ops:
         add(StaffAction.REJECT, "⛔ " + _("Reject"))
-    if private and (params.get("photos") or params.get("voices")):
+    if params.get("photos") or params.get("voices"):
         add(StaffAction.MEDIA, "📎 " + _("Photos and voice"))
     builder.adjust(2)
     if params.get("category") == Category.UNCLASSIFIED.value and status.is_open:
@@ -207,6 +207,19 @@ def staff_card_keyboard(params: dict[str, Any], private: bool = False) -> Inline
             )
         )
     return builder.as_markup()
+
+
+def finish_keyboard(request_id: int) -> InlineKeyboardMarkup:
+    """ "Done" asks first: finish now, or add a line of result that the retiree and family
+    read ("已换好水龙头"); or go back to the card."""
+    builder = InlineKeyboardBuilder()
+    for action, label in (
+        (StaffAction.FINISH, "✅ " + _("Yes, finish it")),
+        (StaffAction.FINISH_NOTE, "✍️ " + _("Add a line of result, then finish")),
+        (StaffAction.BACK, "⬅️ " + _("Back")),
+    ):
+        builder.button(text=label, callback_data=StaffCb(action=action, request_id=request_id))
+    return one_per_row(builder)
 
 
 def assign_keyboard(request_id: int, staff: list[tuple[int, str]]) -> InlineKeyboardMarkup:

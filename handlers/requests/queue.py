@@ -1,12 +1,12 @@
 """The staff member's private request queue: filters (mine, my grids, not taken, overdue, all
-open), opening one request as a card (its buttons are the card's, handlers/requests/card.py),
-and its photos and voice notes sent privately. Under the capability's staff router (`IsStaff`
+open), opening one request as a card (its buttons are the card's, handlers/requests/card.py,
+the photos and voice notes too). Under the capability's staff router (`IsStaff`
 once); the overdue mark is the domain's (`ServiceRequest.is_overdue`).
 """
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
@@ -22,7 +22,7 @@ from handlers.requests.texts import category_label
 from handlers.ui import edit_or_send, message_of
 from models.base import utcnow
 from models.office import OfficeSettings
-from models.requests import AttachmentKind, QueueFilter, ServiceRequest, get_request, staff_queue
+from models.requests import QueueFilter, get_request, staff_queue
 from models.users import Role, User
 
 REQUEST_QUEUE_ITEM = menu_item(
@@ -98,31 +98,10 @@ async def request_opened(
     await edit_or_send(callback, text, markup)
 
 
-async def media_chosen(
-    callback: CallbackQuery, callback_data: StaffCb, session: AsyncSession, user: User, bot: Bot
-) -> None:
-    request = await get_request(session, user, callback_data.request_id)
-    await _send_media(bot, user, request)
-
-
-async def _send_media(bot: Bot, user: User, request: ServiceRequest) -> None:
-    """Voice notes and photos go to the staff member's private chat (a direct answer)."""
-    total = len(request.attachments)
-    for index, attachment in enumerate(request.attachments, start=1):
-        caption = _("{number}: attachment {index} of {total}").format(
-            number=request.number, index=index, total=total
-        )
-        if attachment.kind == AttachmentKind.VOICE:
-            await bot.send_voice(user.telegram_id, attachment.file_id, caption=caption)
-        else:
-            await bot.send_photo(user.telegram_id, attachment.file_id, caption=caption)
-
-
 def setup() -> Router:
     """Under the staff router (`IsStaff`) and the private-chat filter."""
     router = Router(name=__name__)
     router.message.register(cmd_request_queue, MenuButton("request_queue"))
     router.callback_query.register(queue_filter_chosen, QueueCb.filter())
     router.callback_query.register(request_opened, StaffCb.filter(F.action == StaffAction.OPEN))
-    router.callback_query.register(media_chosen, StaffCb.filter(F.action == StaffAction.MEDIA))
     return router

@@ -3,8 +3,9 @@
 Kinds: request.staff_card (the staff group's card, later edited in place: the outbox row's
 `edit_of`), request.status (to the retiree and family), request.media (a photo or voice note
 to the staff member handling it), request.assigned, request.overdue (reminder / escalation),
-request.rate, request.rate_reminder, request.low_rating, request.cancelled_staff; `renderers()`
-lists them.
+request.rate (the completion with its result and the stars), request.rate_reminder,
+request.low_rating, request.cancelled_staff, request.filed_for_you (to the retiree: who asked
+for them, and what); `renderers()` lists them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from aiogram.utils.i18n import gettext as _
 
 from handlers.notifications import Rendered, Renderer
 from handlers.requests.keyboards import open_in_queue_keyboard, staff_card_keyboard, stars_keyboard
-from handlers.requests.texts import card_text, category_label, status_change_text
+from handlers.requests.texts import (
+    card_text,
+    category_label,
+    filed_for_you_text,
+    result_line,
+    status_change_text,
+)
 from models.notification_kinds import NotificationKind
 
 
@@ -65,8 +72,16 @@ def _rate_question(params: dict[str, Any]) -> str:
 
 
 def render_rate(params: dict[str, Any]) -> Rendered:
-    text = "✅ " + _rate_question(params) + "\n" + _("Please tap the stars: 5 is best.")
-    return Rendered(text, stars_keyboard(int(params["request_id"])))
+    """The one completion message the requester gets: done, the result, and the stars."""
+    lines = ["✅ " + _rate_question(params)]
+    if params.get("result"):
+        lines.append(result_line(params["result"]))
+    lines.append(_("Please tap the stars: 5 is best."))
+    return Rendered("\n".join(lines), stars_keyboard(int(params["request_id"])))
+
+
+def render_filed_for_you(params: dict[str, Any]) -> Rendered:
+    return Rendered(filed_for_you_text(params))
 
 
 def render_rate_reminder(params: dict[str, Any]) -> Rendered:
@@ -118,4 +133,5 @@ def renderers() -> dict[NotificationKind, Renderer]:
         NotificationKind.REQUEST_RATE_REMINDER: render_rate_reminder,
         NotificationKind.REQUEST_LOW_RATING: render_low_rating,
         NotificationKind.REQUEST_CANCELLED_STAFF: render_cancelled_staff,
+        NotificationKind.REQUEST_FILED_FOR_YOU: render_filed_for_you,
     }

@@ -11,8 +11,10 @@ from aiogram.utils.i18n import gettext as _
 from models.requests import (
     MAX_DESCRIPTION,
     MAX_REJECT_REASON,
+    MAX_RESULT,
     ErrorCode,
     RequestError,
+    ServiceRequest,
 )
 
 
@@ -123,7 +125,14 @@ def card_text(params: dict[str, Any]) -> str:
         lines.append(_("Finish by: {when}").format(when=format_when(params.get("done_due"))))
     if params.get("reject_reason"):
         lines.append(_("Reason: {reason}").format(reason=params["reject_reason"]))
+    if params.get("result"):
+        lines.append(result_line(params["result"]))
     return "\n".join(lines)
+
+
+def result_line(result: str) -> str:
+    """The line of result staff added when finishing ("办理结果：已换好水龙头")."""
+    return _("Result: {result}").format(result=result)
 
 
 def event_line(action: str, actor: str | None, note: str | None) -> str:
@@ -163,7 +172,52 @@ def status_change_text(params: dict[str, Any]) -> str:
         "rejected": _("{subject} could not be accepted. Reason: {note}"),
     }
     text = texts.get(action, _("{subject} has been updated."))
-    return "🔔 " + text.format(subject=subject, assignee=assignee, note=params.get("note") or "")
+    text = "🔔 " + text.format(subject=subject, assignee=assignee, note=params.get("note") or "")
+    if action == "done" and params.get("note"):
+        text += "\n" + result_line(params["note"])
+    return text
+
+
+def filed_for_you_text(params: dict[str, Any]) -> str:
+    """To the retiree: who asked for help for them, and for what ("陈晓燕帮您提交了请求：…")."""
+    if params.get("by_staff"):
+        head = _("{by} of the service office asked for help for you: {category}")
+    else:
+        head = _("{by} asked the service office for help for you: {category}")
+    lines = ["📝 " + head.format(by=params["by"], category=category_label(params["category"]))]
+    description = params.get("description") or ""
+    if description:
+        lines.append("“" + description + ("…" if params.get("more") else "") + "”")
+    lines.append(
+        _("Number: {number}. You can follow it under “My requests”.").format(
+            number=params["number"]
+        )
+    )
+    return "\n".join(lines)
+
+
+def duplicate_note(open_requests: list[ServiceRequest], for_name: str, own: bool) -> str:
+    """Told to whoever files a request while one of the same kind is still open for that
+    person: it may be the same thing asked twice. They decide; nothing is stopped."""
+    first = open_requests[0]
+    values = {
+        "number": first.number,
+        "status": status_label(first.status.value),
+        "name": for_name,
+    }
+    if own:
+        text = _(
+            "Please note: you already have an open request of this kind, {number} ({status}). "
+            "If it is the same thing, there is no need to ask again: you can follow it under "
+            "“My requests”. If it is something else, just go on."
+        )
+    else:
+        text = _(
+            "Please note: {name} already has an open request of this kind, {number} "
+            "({status}). If it is the same thing, there is no need to ask again: you can "
+            "follow it under “My requests”. If it is something else, just go on."
+        )
+    return "ℹ️ " + text.format(**values)
 
 
 def done_text() -> str:
@@ -208,6 +262,9 @@ def error_text(error: RequestError) -> str:
             "Thank you! Could you say it in a few words, or send a voice message? The service "
             "office needs to know what to bring. What you sent before is kept."
         ),
+        ErrorCode.RESULT_TOO_LONG: lambda: _(
+            "Please make it one short line (at most {limit} characters)."
+        ).format(limit=MAX_RESULT),
     }
     text = texts.get(error.code)
     return text() if text is not None else _("Sorry, that did not work.")

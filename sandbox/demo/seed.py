@@ -22,7 +22,7 @@ from models.activities import ActivityDraft, create_activities, sign_up
 from models.activities import Category as ActivityCategory
 from models.requests import Category as RequestCategory
 from models.requests import ServiceRequest, StaffContext, create_request, start, take
-from models.users import FamilyLink, Grid, LinkStatus, RetireeProfile, Role, User
+from models.users import FamilyLink, Grid, LinkStatus, Relation, RetireeProfile, Role, User
 
 log = logging.getLogger(__name__)
 
@@ -260,17 +260,42 @@ class _Family:
     telegram_id: int
     name: str
     retiree_key: str
-    relation: str
+    relation: Relation  # the family member's own role
+    retiree_female: bool  # the relative is their mother (else their father)
     status: LinkStatus
     description: str
     username: str | None = None
 
 
 FAMILY: tuple[_Family, ...] = (
-    _Family(300001, "陈晓燕", "chen", "女儿", LinkStatus.APPROVED, "陈淑珍的女儿，住在深圳"),
-    _Family(300002, "王磊", "wang", "儿子", LinkStatus.APPROVED, "王秀英的儿子"),
-    _Family(300003, "孙建军", "sun", "儿子", LinkStatus.APPROVED, "孙凤英的儿子，替母亲办事"),
-    _Family(300004, "黄敏", "huang", "女儿", LinkStatus.PENDING, "黄国平的女儿，关联待审核"),
+    _Family(
+        300001,
+        "陈晓燕",
+        "chen",
+        Relation.DAUGHTER,
+        True,
+        LinkStatus.APPROVED,
+        "陈淑珍的女儿，住在深圳",
+    ),
+    _Family(300002, "王磊", "wang", Relation.SON, True, LinkStatus.APPROVED, "王秀英的儿子"),
+    _Family(
+        300003,
+        "孙建军",
+        "sun",
+        Relation.SON,
+        True,
+        LinkStatus.APPROVED,
+        "孙凤英的儿子，替母亲办事",
+    ),
+    _Family(
+        300004,
+        "黄敏",
+        "huang",
+        Relation.DAUGHTER,
+        False,
+        LinkStatus.PENDING,
+        "黄国平的女儿，关联待审核",
+    ),
 )
 
 
@@ -390,6 +415,7 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> DemoPeople:
                 family_user_id=user.id,
                 profile_id=profiles[relative.retiree_key].id,
                 relation=relative.relation,
+                retiree_female=relative.retiree_female,
                 status=relative.status,
                 decided_by_id=admin.id if approved else None,
                 decided_at=now - timedelta(days=59) if approved else None,

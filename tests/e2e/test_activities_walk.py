@@ -44,6 +44,7 @@ LI = 200002  # 李建国: in the tai chi series
 CHEN = 200005  # 陈淑珍: fourth for the outing, first on its waiting list
 WU = 200010  # 吴振华: first confirmed participant of the outing
 WANG_SON = 300002  # 王磊, approved family of 王秀英
+CHEN_DAUGHTER = 300001  # 陈晓燕, approved family of 陈淑珍 (lives in another city)
 
 OUTING = "植物园半日游"  # capacity 3: 吴振华, 楊志強, 刘德明 confirmed, 陈淑珍 waiting
 CALLIGRAPHY = "书法兴趣班：写福字迎新年"  # 12 places, 2 taken
@@ -216,7 +217,8 @@ async def a_retiree_browses_and_signs_up(sandbox: Any) -> dict[str, Any]:
 async def the_waiting_list_moves(sandbox: Any) -> None:
     """王秀英 joins the full outing's waiting list (number 2); 吴振华 cancels in "my
     activities" with the confirm step -> 陈淑珍 (number 1) is told she has a place, with an
-    "I can't come" button; she taps it and confirms -> 王秀英 is told in turn."""
+    "I can't come" button, and so is her daughter 陈晓燕 in another city; 陈淑珍 taps it and
+    confirms -> 王秀英 is told in turn, and her son 王磊 too."""
     wang = Person(sandbox, WANG)
     await open_menu(wang)
     outings = await catalogue_by_category(wang, "外出参观")
@@ -231,26 +233,30 @@ async def the_waiting_list_moves(sandbox: Any) -> None:
     await open_menu(wu)
     mine = await expect(wu, wu.tap(MENU_MINE), "您报名的活动", OUTING)
     assert "✅ 已报名" in message_text(mine), message_text(mine)
-    ask = await expect(wu, wu.tap(f"{OUTING}"), "要取消吴振华", OUTING)
+    ask = await expect(wu, wu.tap(f"{OUTING}"), "要取消您在", OUTING)  # his own: "您"
     assert button_texts(ask) == ["✅ 是的，取消报名", "↩️ 不取消"], button_texts(ask)
     await expect(wu, wu.tap("不取消"), "报名保留")  # second thoughts: the place is kept
-    ask = await expect(wu, wu.tap(f"{OUTING}"), "要取消吴振华", OUTING)
+    ask = await expect(wu, wu.tap(f"{OUTING}"), "要取消您在", OUTING)
     stale_confirm = (button_data(ask, "是的，取消报名"), ask["message_id"])
     await expect(wu, wu.tap("是的，取消报名"), f"“{OUTING}”的报名已取消")
 
     notice = await pushed(sandbox, CHEN, "好消息", OUTING)
     assert "您已经报上" in message_text(notice), message_text(notice)
     assert button_texts(notice) == ["🙅 我去不了了"], button_texts(notice)
+    # her daughter, linked in "My family", is told too, naming her mother
+    family_notice = await pushed(sandbox, CHEN_DAUGHTER, "好消息", "陈淑珍已经报上", OUTING)
+    assert button_texts(family_notice) == ["🙅 我去不了了"], button_texts(family_notice)
     await asyncio.sleep(0.5)  # nothing else went to 王秀英: she is now first in line
     mine = await expect(wang, wang.tap(MENU_MINE), "您报名的活动", OUTING)
     assert "候补第 1 位" in message_text(mine), message_text(mine)
 
     # 陈淑珍 taps "I can't come after all" under the notice, then confirms.
     chen = Person(sandbox, CHEN)
-    await expect(chen, chen.tap("我去不了了"), "要取消陈淑珍", OUTING)
+    await expect(chen, chen.tap("我去不了了"), "要取消您在", OUTING)
     await expect(chen, chen.tap("是的，取消报名"), f"“{OUTING}”的报名已取消")
     promoted = await pushed(sandbox, WANG, "好消息", OUTING)
     assert button_texts(promoted) == ["🙅 我去不了了"], button_texts(promoted)
+    await pushed(sandbox, WANG_SON, "好消息", "王秀英已经报上", OUTING)
     mine = await expect(wang, wang.tap(MENU_MINE), "您报名的活动", OUTING)
     assert "候补" not in message_text(mine), message_text(mine)
 

@@ -183,7 +183,7 @@ async def test_a_request_walks_from_intake_to_rating(
         sent = await retiree.tap("提交请求")
         confirmation = next(m for m in sent if NUMBER.search(message_text(m)))
         number = NUMBER.search(message_text(confirmation)).group()  # type: ignore[union-attr]
-        assert "受理编号" in message_text(confirmation), retiree.transcript()
+        assert "编号：" in message_text(confirmation), retiree.transcript()
         assert "之前给您回复" in message_text(confirmation), retiree.transcript()
         # The summary's buttons are gone: it cannot be sent twice.
         assert not buttons_of(message_by_id(sandbox, RETIREE_ID, summary["message_id"]))
@@ -196,19 +196,19 @@ async def test_a_request_walks_from_intake_to_rating(
         card = await wait_for(sandbox, group, containing(number), "the staff card")
         print(f"{time.monotonic() - began:5.1f}s card in the staff group")
         card_id = card["message_id"]
-        for part in ("王秀英", "13811020301", "等待接单", "受理时限", DESCRIPTION, "📷"):
+        for part in ("王秀英", "13811020301", "等待工作人员接手", "受理时限", DESCRIPTION, "📷"):
             assert part in message_text(card), message_text(card)
         await press(caseworker_in_group, card, "接单")
         card = message_by_id(sandbox, group, card_id)
-        assert "已受理" in message_text(card) and "经办人：刘芳" in message_text(card), (
+        assert "工作人员已接手" in message_text(card) and "经办人：刘芳" in message_text(card), (
             message_text(card)
         )
         assert "开始办理" in str(buttons_of(card)) and "接单" not in str(buttons_of(card))
         await wait_for(
-            sandbox, RETIREE_ID, containing("您的请求", number, "已受理", "刘芳"), "accepted"
+            sandbox, RETIREE_ID, containing("您的请求", number, "已经有人接手", "刘芳"), "accepted"
         )
         await wait_for(
-            sandbox, SON_ID, containing("王秀英的请求", number, "已受理", "刘芳"), "accepted"
+            sandbox, SON_ID, containing("王秀英的请求", number, "已经有人接手", "刘芳"), "accepted"
         )
         # The photo goes privately to whoever handles the request.
         media = await wait_for(sandbox, CASEWORKER_ID, containing(number, "附件 1/1"), "photo")
@@ -246,8 +246,13 @@ async def test_a_request_walks_from_intake_to_rating(
         assert any(number in message_text(m) and "正在办理" in message_text(m) for m in opened), (
             caseworker.transcript()
         )
-        finished = await caseworker.tap("办结")
-        assert any("✅ 办结" in message_text(m) for m in finished), caseworker.transcript()
+        # Done asks first: finish now, or with a line of result the family reads.
+        asked = await caseworker.tap("办结")
+        assert any("写一句办理结果" in str(buttons_of(m)) for m in asked), caseworker.transcript()
+        asked = await caseworker.tap("写一句办理结果")
+        assert any("办得怎么样" in message_text(m) for m in asked), caseworker.transcript()
+        finished = await caseworker.send("灯已修好")
+        assert any("已办结" in message_text(m) for m in finished), caseworker.transcript()
         # The group card follows through the outbox (an edit of the same message).
         card = await wait_for(
             sandbox,
@@ -255,16 +260,30 @@ async def test_a_request_walks_from_intake_to_rating(
             lambda m: m["message_id"] == card_id and "✅ 办结" in message_text(m),
             "the group card shows done",
         )
-        assert not buttons_of(card), buttons_of(card)
-        await wait_for(sandbox, SON_ID, containing(number, "已办好"), "done")
+        # nothing left to do but look at the photos and voice notes, from the group itself
+        assert [b["text"] for b in buttons_of(card)] == ["📎 照片和语音"], buttons_of(card)
+        assert "办理结果：灯已修好" in message_text(card), message_text(card)
+        await wait_for(sandbox, SON_ID, containing(number, "已办好", "灯已修好"), "done")
         cards = [m for m in sandbox.messages(group) if number in message_text(m)]
         assert [m["message_id"] for m in cards] == [card_id], "one card, edited, never re-sent"
+        await press(caseworker_in_group, card, "照片和语音")
+        await wait_for(
+            sandbox,
+            group,
+            lambda m: "photo" in m and f"{number}：附件 1/1" in message_text(m),
+            "the photo, sent again into the group",
+        )
         print(f"{time.monotonic() - began:5.1f}s done; the group card is edited in place")
 
         # 5. 王秀英 is asked to rate; two stars alert the office head; she skips the comment.
         question = await wait_for(
-            sandbox, RETIREE_ID, containing(number, "您满意吗"), "the rating question"
+            sandbox,
+            RETIREE_ID,
+            containing(number, "您满意吗", "办理结果：灯已修好"),
+            "the one completion message: the result and the stars",
         )
+        done_news = [m for m in sandbox.messages(RETIREE_ID) if "已办好" in message_text(m)]
+        assert not done_news, "the retiree gets one completion message, not two"
         rated = await press(retiree, question, "⭐⭐", exact=True)
         assert any("打了 ⭐⭐。" in message_text(m) for m in rated), retiree.transcript()
         thanked = await retiree.tap("不用了")
