@@ -28,18 +28,29 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    case,
+    literal_column,
     or_,
     select,
+    union,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship, selectinload
 
 from models.base import Base, CreatedAtMixin, utcnow
 from models.errors import DomainError
 from models.notification_kinds import NotificationKind
 from models.office import OfficeSettings
-from models.outbox import cancel_pending, enqueue, enqueue_to
+from models.outbox import (
+    OutboxMessage,
+    OutboxStatus,
+    cancel_pending,
+    enqueue,
+    enqueue_many,
+    enqueue_to,
+)
 from models.users import (
     FamilyLink,
     Grid,
@@ -149,16 +160,35 @@ class RequestError(DomainError):
 # --- entities ---------------------------------------------------------------------------------
 
 
+def _open_status(column: Any = None) -> Any:
+    """`status IN ('new', 'accepted', 'in_progress')` with the values written into the SQL, so
+    both databases match it to the partial index of open requests (a bound parameter would
+    not prove the index's condition)."""
+    column = literal_column("status") if column is None else column
+    return column.in_([literal_column(f"'{status.value}'") for status in OPEN_STATUSES])
+
+
 class ServiceRequest(CreatedAtMixin, Base):
     __tablename__ = "service_requests"
-    __table_args__ = (Index("ix_service_requests_status_assignee", "status", "assignee_id"),)
+    __table_args__ = (
+        Index("ix_service_requests_status_assignee", "status", "assignee_id"),
+        # the staff queue: open requests in queue order, whatever else the table holds
+        Index(
+            "ix_service_requests_open_id",
+            "id",
+            postgresql_where=_open_status(),
+            sqlite_where=_open_status(),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)  # FW-2026-00042
     profile_id: Mapped[int] = mapped_column(
         ForeignKey("retiree_profiles.id", ondelete="CASCADE"), index=True
     )
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     category: Mapped[Category] = mapped_column(_enum(Category))
     description: Mapped[str] = mapped_column(Text, default="")
     preferred: Mapped[Preferred] = mapped_column(_enum(Preferred), default=Preferred.THIS_WEEK)
@@ -181,6 +211,10 @@ class ServiceRequest(CreatedAtMixin, Base):
     rating_voice_file_id: Mapped[str | None] = mapped_column(String(200))
     rated_at: Mapped[datetime | None]
     rate_reminded_at: Mapped[datetime | None]
+    # When the scan next has something to do for this request (remind, escalate, ask again
+    # for a rating), or None: `next_alert_at(request)`, kept by every change. The scan reads
+    # only the rows whose moment has come, through this index.
+    next_alert_at: Mapped[datetime | None] = mapped_column(index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     profile: Mapped[RetireeProfile] = relationship(lazy="selectin")
@@ -199,6 +233,32 @@ class ServiceRequest(CreatedAtMixin, Base):
         if self.status in WORKING_STATUSES:
             return self.done_due_at <= now
         return False
+
+
+def next_alert_at(request: ServiceRequest) -> datetime | None:
+    """The next moment the scan has work for this request: a new request's accept deadline
+    (then the escalation after it), a request in hand's done deadline (then its escalation),
+    a done request's rating reminder; None when nothing is left. Never later than the real
+    moment: the scan looks again at whatever it reads and moves this on."""
+    escalate_after = timedelta(minutes=request.escalate_after_minutes)
+    if request.status == RequestStatus.NEW:
+        due, level = request.accept_due_at, request.accept_alert_level
+    elif request.status in WORKING_STATUSES:
+        due, level = request.done_due_at, request.done_alert_level
+    elif (
+        request.status == RequestStatus.DONE
+        and request.rating is None
+        and request.rate_reminded_at is None
+        and request.closed_at is not None
+    ):
+        return request.closed_at + RATING_REMINDER_AFTER
+    else:
+        return None
+    if level == 0:
+        return due
+    if level == 1:
+        return due + escalate_after
+    return None
 
 
 class RequestAttachment(CreatedAtMixin, Base):
@@ -434,29 +494,51 @@ async def get_request(session: AsyncSession, actor: User, request_id: int) -> Se
 
 
 async def requests_of(session: AsyncSession, user: User, limit: int = 20) -> list[ServiceRequest]:
-    """ "My requests": for the retiree themselves, their linked relatives, and any they filed."""
+    """ "My requests": for the retiree themselves, their linked relatives, and any they filed,
+    newest first. A UNION of three indexed lookups (filed by them, their own profile, their
+    approved relatives' profiles) picks the newest `limit` ids; only those rows are loaded,
+    with their history (the list shows the latest step)."""
+    own = select(RetireeProfile.id).where(RetireeProfile.user_id == user.id)
     linked = select(FamilyLink.profile_id).where(
         FamilyLink.family_user_id == user.id, FamilyLink.status == LinkStatus.APPROVED
     )
-    conditions = [ServiceRequest.created_by_id == user.id, ServiceRequest.profile_id.in_(linked)]
-    if user.profile is not None:
-        conditions.append(ServiceRequest.profile_id == user.profile.id)
+    mine = union(
+        select(ServiceRequest.id).where(ServiceRequest.created_by_id == user.id),
+        select(ServiceRequest.id).where(ServiceRequest.profile_id.in_(own)),
+        select(ServiceRequest.id).where(ServiceRequest.profile_id.in_(linked)),
+    ).subquery()
+    newest = select(mine.c.id).order_by(mine.c.id.desc()).limit(limit).subquery()
     rows = await session.scalars(
         select(ServiceRequest)
-        .where(or_(*conditions))
+        .join(newest, ServiceRequest.id == newest.c.id)
         .order_by(ServiceRequest.id.desc())
-        .limit(limit)
+        .options(
+            selectinload(ServiceRequest.events).options(
+                selectinload(RequestEvent.actor).lazyload("*")
+            ),
+            lazyload("*"),
+        )
     )
     return list(rows)
+
+
+def overdue_condition(now: datetime) -> Any:
+    """`ServiceRequest.is_overdue(now)` for an open request, in SQL."""
+    return or_(
+        ServiceRequest.done_due_at <= now,
+        (ServiceRequest.status == RequestStatus.NEW) & (ServiceRequest.accept_due_at <= now),
+    )
 
 
 async def staff_queue(
     session: AsyncSession, actor: User, queue_filter: QueueFilter, now: datetime, limit: int = 30
 ) -> list[ServiceRequest]:
-    """Open requests for the staff queue; overdue ones first, then oldest first."""
+    """Open requests for the staff queue; overdue ones first, then oldest first. Paged in
+    SQL (the partial index of open requests); only the rows shown are loaded, each with its
+    retiree's profile (the label shows the name) and nothing else."""
     if not actor.is_staff:
         raise RequestError(ErrorCode.FORBIDDEN)
-    statement = select(ServiceRequest).where(ServiceRequest.status.in_(OPEN_STATUSES))
+    statement = select(ServiceRequest).where(_open_status(ServiceRequest.status))
     if queue_filter == QueueFilter.MINE:
         statement = statement.where(ServiceRequest.assignee_id == actor.id)
     elif queue_filter == QueueFilter.GRIDS:
@@ -466,16 +548,14 @@ async def staff_queue(
     elif queue_filter == QueueFilter.UNASSIGNED:
         statement = statement.where(ServiceRequest.assignee_id.is_(None))
     elif queue_filter == QueueFilter.OVERDUE:
-        statement = statement.where(
-            or_(
-                ServiceRequest.done_due_at <= now,
-                (ServiceRequest.status == RequestStatus.NEW)
-                & (ServiceRequest.accept_due_at <= now),
-            )
-        )
-    rows = list(await session.scalars(statement.order_by(ServiceRequest.id).limit(500)))
-    rows.sort(key=lambda r: (not r.is_overdue(now), r.id))
-    return rows[:limit]
+        statement = statement.where(overdue_condition(now))
+    overdue_first = case((overdue_condition(now), 0), else_=1)
+    rows = await session.scalars(
+        statement.order_by(overdue_first, ServiceRequest.id)
+        .limit(limit)
+        .options(selectinload(ServiceRequest.profile).lazyload("*"), lazyload("*"))
+    )
+    return list(rows)
 
 
 # --- snapshots for rendering (the renderers have no database) ---------------------------------
@@ -532,18 +612,30 @@ async def _post_card(
     version: str | None = None,
 ) -> None:
     """The staff group's card: sent once, then edited in place (the outbox row's `edit_of`)."""
+    row = _card_row(request, staff_chat_id, card_params(request, now, tz), version=version)
+    if row is not None:
+        await enqueue(session, **row)
+
+
+def _card_row(
+    request: ServiceRequest,
+    staff_chat_id: int | None,
+    params: dict[str, Any],
+    *,
+    version: str | None = None,
+) -> dict[str, Any] | None:
+    """The outbox row of the group card (`version` None: the first; else an edit of it)."""
     if staff_chat_id is None:
-        return
+        return None
     edit_of = None if version is None else _card_key(request.id)
     key = _card_key(request.id) if version is None else f"{_card_key(request.id)}:{version}"
-    await enqueue(
-        session,
-        chat_id=staff_chat_id,
-        kind=NotificationKind.REQUEST_STAFF_CARD,
-        params=card_params(request, now, tz),
-        dedup_key=key,
-        edit_of=edit_of,
-    )
+    return {
+        "chat_id": staff_chat_id,
+        "kind": NotificationKind.REQUEST_STAFF_CARD,
+        "params": params,
+        "dedup_key": key,
+        "edit_of": edit_of,
+    }
 
 
 async def _tell_requester_side(
@@ -686,6 +778,8 @@ async def create_request(
         preferred_date=preferred_date,
         urgent=urgent,
         status=RequestStatus.NEW,
+        accept_alert_level=0,
+        done_alert_level=0,
         accept_due_at=policy.accept_due(now, tz),
         done_due_at=policy.done_due(now, tz),
         escalate_after_minutes=policy.escalate_after_hours * 60,
@@ -693,6 +787,7 @@ async def create_request(
         attachments=[RequestAttachment(kind=a.kind, file_id=a.file_id) for a in attachments],
         events=[],
     )
+    request.next_alert_at = next_alert_at(request)
     session.add(request)
     await session.flush()
     await session.refresh(request, ["profile", "created_by", "assignee"])
@@ -768,6 +863,7 @@ async def _after_change(
     update_card: bool,
 ) -> None:
     request.updated_at = now
+    request.next_alert_at = next_alert_at(request)
     await session.flush()
     # Edits still waiting in the outbox (a group is paced at one message per few seconds) show
     # an older state: withdraw them, whether the card is re-queued here or was just edited
@@ -1017,6 +1113,7 @@ async def rate(
         raise refusal
     request.rating = stars
     request.rated_at = now or utcnow()
+    request.next_alert_at = next_alert_at(request)  # no rating reminder any more
     _record(session, request, actor, EventAction.RATED, note=str(stars))
     await session.flush()
     if stars <= 2:
@@ -1055,97 +1152,196 @@ async def comment_rating(
 
 # --- the scan: overdue reminders, escalations, rating reminders -------------------------------
 
+SCAN_BATCH = 500  # due requests read (and their messages queued) per round
 
-async def _remind_overdue(
-    session: AsyncSession,
+
+def _overdue_rows(
     request: ServiceRequest,
     deadline: str,
     stage: str,
     recipients: list[User],
     staff_chat_id: int | None,
+    params: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """The outbox rows of one overdue notice: each recipient's private chat, or the staff
+    group when there is nobody to tell."""
+    params = {**params, "deadline": deadline, "stage": stage}
+    kind = NotificationKind.REQUEST_OVERDUE
+    prefix = f"request:{request.id}:overdue:{deadline}:{stage}"
+    if not recipients:
+        if staff_chat_id is None:
+            return []
+        return [
+            {
+                "chat_id": staff_chat_id,
+                "kind": kind,
+                "params": params,
+                "dedup_key": f"{prefix}:group",
+            }
+        ]
+    return [
+        {
+            "chat_id": person.telegram_id,
+            "user_id": person.id,
+            "kind": kind,
+            "params": params,
+            "dedup_key": f"{prefix}:to:{person.id}",
+        }
+        for person in recipients
+    ]
+
+
+def _overdue_work(
+    request: ServiceRequest,
     now: datetime,
     tz: tzinfo,
-) -> int:
-    params = {**card_params(request, now, tz), "deadline": deadline, "stage": stage}
-    queued = 0
-    if not recipients and staff_chat_id is not None:
-        key = f"request:{request.id}:overdue:{deadline}:{stage}:group"
-        queued += await enqueue(
-            session,
-            chat_id=staff_chat_id,
-            kind=NotificationKind.REQUEST_OVERDUE,
-            params=params,
-            dedup_key=key,
+    staff_chat_id: int | None,
+    boss: list[User],
+) -> tuple[list[dict[str, Any]], bool]:
+    """An open request's overdue notices, and whether its group card gets the ⏰ mark now.
+    A passed deadline reminds the responsible person once (the grid's caseworker before it
+    is taken, then whoever has it), and alerts the supervisors once `escalate_after` later;
+    the alert levels record both."""
+    if request.status == RequestStatus.NEW:
+        deadline, due, level = "accept", request.accept_due_at, request.accept_alert_level
+        grid = request.profile.grid
+        first = [grid.staff_user] if grid is not None and grid.staff_user else []
+    else:
+        deadline, due, level = "done", request.done_due_at, request.done_alert_level
+        first = [request.assignee] if request.assignee is not None else []
+    if level >= 2 or due > now:
+        return [], False
+    params = card_params(request, now, tz)
+    rows: list[dict[str, Any]] = []
+    late_card = False
+    if level < 1:
+        rows += _overdue_rows(request, deadline, "remind", first, staff_chat_id, params)
+        level = 1
+        # The group card shows the ⏰ mark from now on (once per deadline: level 0 -> 1).
+        card = _card_row(request, staff_chat_id, params, version=f"late-{deadline}")
+        rows += [card] if card is not None else []
+        late_card = True
+    if due + timedelta(minutes=request.escalate_after_minutes) <= now:
+        rows += _overdue_rows(request, deadline, "escalate", boss, staff_chat_id, params)
+        level = 2
+    if deadline == "accept":
+        request.accept_alert_level = level
+    else:
+        request.done_alert_level = level
+    return rows, late_card
+
+
+def _rating_reminder_work(request: ServiceRequest, now: datetime) -> list[dict[str, Any]]:
+    """A done request not rated three days on: the requester is asked once more."""
+    if (
+        request.status != RequestStatus.DONE
+        or request.rating is not None
+        or request.rate_reminded_at is not None
+        or request.closed_at is None
+        or request.closed_at > now - RATING_REMINDER_AFTER
+    ):
+        return []
+    request.rate_reminded_at = now
+    person = requester_user(request)
+    if person is None:
+        return []
+    return [
+        {
+            "chat_id": person.telegram_id,
+            "user_id": person.id,
+            "kind": NotificationKind.REQUEST_RATE_REMINDER,
+            "params": {
+                "request_id": request.id,
+                "number": request.number,
+                "category": request.category.value,
+                "for_name": request.profile.full_name,
+                "is_self": request.profile.user_id == person.id,
+            },
+            "dedup_key": f"request:{request.id}:rate:reminder",
+        }
+    ]
+
+
+async def _cancel_card_edits(session: AsyncSession, request_ids: list[int]) -> None:
+    """`cancel_pending(prefix="request:<id>:card:")` for many requests in one statement:
+    LIKE on PostgreSQL (the pending rows' text_pattern_ops index), GLOB on SQLite (case
+    sensitive, so the unique index on dedup_key serves it)."""
+    if not request_ids:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        matches = [OutboxMessage.dedup_key.like(f"{_card_key(i)}:%") for i in request_ids]
+    else:
+        matches = [OutboxMessage.dedup_key.op("GLOB")(f"{_card_key(i)}:*") for i in request_ids]
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING)
+        .where(or_(*matches))
+        .values(status=OutboxStatus.CANCELLED, locked_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _due_requests(now: datetime) -> Any:
+    """The requests whose next moment has come (`next_alert_at`, indexed), with just what
+    their notices show: the retiree and their grid's caseworker, who filed it, who has it,
+    the attachments; never the history."""
+    return (
+        select(ServiceRequest)
+        .where(ServiceRequest.next_alert_at <= now)
+        .order_by(ServiceRequest.id)
+        .limit(SCAN_BATCH)
+        .options(
+            selectinload(ServiceRequest.profile).options(
+                selectinload(RetireeProfile.user).lazyload("*"),
+                selectinload(RetireeProfile.grid).options(
+                    selectinload(Grid.staff_user).lazyload("*")
+                ),
+            ),
+            selectinload(ServiceRequest.created_by).lazyload("*"),
+            selectinload(ServiceRequest.assignee).lazyload("*"),
+            selectinload(ServiceRequest.attachments),
+            lazyload("*"),
         )
-    for person in recipients:
-        key = f"request:{request.id}:overdue:{deadline}:{stage}:to:{person.id}"
-        queued += await enqueue_to(
-            session,
-            person,
-            kind=NotificationKind.REQUEST_OVERDUE,
-            params=params,
-            dedup_key=key,
-        )
-    return queued
+    )
 
 
 async def scan_requests(
     session: AsyncSession, now: datetime, tz: tzinfo, staff_chat_id: int | None
 ) -> int:
-    """Find overdue requests and missing ratings; each message is queued once (dedup keys and
-    the alert levels), however often the scan runs."""
+    """Remind and escalate overdue requests and ask once more for a missing rating; each
+    message is queued once (dedup keys and the alert levels), however often the scan runs.
+
+    Set-based: one indexed select reads only the requests whose `next_alert_at` has come
+    (nothing else happens when none has); their messages go in with one insert, the cards'
+    stale edits are withdrawn with one update, and the levels and next moments are written
+    by one batched update; a round per SCAN_BATCH requests. Returns how many notices were
+    queued (the staff group's card edits are not counted)."""
     queued = 0
-    overdue = await session.scalars(
-        select(ServiceRequest).where(
-            or_(
-                (ServiceRequest.status == RequestStatus.NEW)
-                & (ServiceRequest.accept_due_at <= now)
-                & (ServiceRequest.accept_alert_level < 2),
-                ServiceRequest.status.in_(WORKING_STATUSES)
-                & (ServiceRequest.done_due_at <= now)
-                & (ServiceRequest.done_alert_level < 2),
-            )
-        )
-    )
-    boss = await supervisors(session)
-    for request in list(overdue):
-        escalate_after = timedelta(minutes=request.escalate_after_minutes)
-        if request.status == RequestStatus.NEW:
-            deadline, due, level = "accept", request.accept_due_at, request.accept_alert_level
-            grid = request.profile.grid
-            first = [grid.staff_user] if grid is not None and grid.staff_user else []
-        else:
-            deadline, due, level = "done", request.done_due_at, request.done_alert_level
-            first = [request.assignee] if request.assignee is not None else []
-        if level < 1:
-            queued += await _remind_overdue(
-                session, request, deadline, "remind", first, staff_chat_id, now, tz
-            )
-            level = 1
-            # The group card shows the ⏰ mark from now on (once per deadline: level 0 -> 1).
-            await cancel_pending(session, dedup_prefix=f"{_card_key(request.id)}:")
-            await _post_card(session, request, staff_chat_id, now, tz, version=f"late-{deadline}")
-        if level < 2 and due + escalate_after <= now:
-            queued += await _remind_overdue(
-                session, request, deadline, "escalate", boss, staff_chat_id, now, tz
-            )
-            level = 2
-        if deadline == "accept":
-            request.accept_alert_level = level
-        else:
-            request.done_alert_level = level
-    unrated = await session.scalars(
-        select(ServiceRequest)
-        .where(ServiceRequest.status == RequestStatus.DONE)
-        .where(ServiceRequest.rating.is_(None))
-        .where(ServiceRequest.rate_reminded_at.is_(None))
-        .where(ServiceRequest.closed_at <= now - RATING_REMINDER_AFTER)
-    )
-    for request in list(unrated):
-        queued += await _ask_rating(session, request, "reminder")
-        request.rate_reminded_at = now
-    await session.flush()
-    return queued
+    boss: list[User] | None = None
+    while True:
+        due = list(await session.scalars(_due_requests(now)))
+        if not due:
+            return queued
+        if boss is None:
+            boss = await supervisors(session)
+        rows: list[dict[str, Any]] = []
+        late_cards: list[int] = []
+        for request in due:
+            if request.status.is_open:
+                work, late_card = _overdue_work(request, now, tz, staff_chat_id, boss)
+                if late_card:
+                    late_cards.append(request.id)
+            else:
+                work = _rating_reminder_work(request, now)
+            rows += work
+            request.next_alert_at = next_alert_at(request)
+        await _cancel_card_edits(session, late_cards)  # before the new cards go in
+        new = set(await enqueue_many(session, rows))
+        card = NotificationKind.REQUEST_STAFF_CARD
+        queued += sum(1 for row in rows if row["dedup_key"] in new and row["kind"] != card)
+        await session.flush()
+        if len(due) < SCAN_BATCH:
+            return queued
 
 
 async def scan(session: AsyncSession, now: datetime, office: OfficeSettings) -> int:
