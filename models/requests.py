@@ -37,7 +37,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship, selectinload
+from sqlalchemy.orm import (
+    Mapped,
+    joinedload,
+    lazyload,
+    mapped_column,
+    relationship,
+    selectinload,
+)
 
 from models.base import Base, CreatedAtMixin, utcnow
 from models.errors import DomainError
@@ -438,9 +445,12 @@ async def staff_members(session: AsyncSession) -> list[User]:
 
 
 async def supervisors(session: AsyncSession) -> list[User]:
-    """Who is alerted on escalations and low ratings: supervisors, else administrators."""
+    """Who is alerted on escalations and low ratings: supervisors, else administrators (the
+    people only: their relationships are not loaded)."""
     for role in (Role.SUPERVISOR, Role.ADMIN):
-        rows = list(await session.scalars(select(User).where(User.role == role)))
+        rows = list(
+            await session.scalars(select(User).where(User.role == role).options(lazyload("*")))
+        )
         if rows:
             return rows
     return []
@@ -535,7 +545,7 @@ async def staff_queue(
 ) -> list[ServiceRequest]:
     """Open requests for the staff queue; overdue ones first, then oldest first. Paged in
     SQL (the partial index of open requests); only the rows shown are loaded, each with its
-    retiree's profile (the label shows the name) and nothing else."""
+    retiree's profile joined in (the label shows the name) and nothing else."""
     if not actor.is_staff:
         raise RequestError(ErrorCode.FORBIDDEN)
     statement = select(ServiceRequest).where(_open_status(ServiceRequest.status))
@@ -553,7 +563,7 @@ async def staff_queue(
     rows = await session.scalars(
         statement.order_by(overdue_first, ServiceRequest.id)
         .limit(limit)
-        .options(selectinload(ServiceRequest.profile).lazyload("*"), lazyload("*"))
+        .options(joinedload(ServiceRequest.profile).lazyload("*"), lazyload("*"))
     )
     return list(rows)
 
@@ -1288,17 +1298,15 @@ def _due_requests(now: datetime) -> Any:
     return (
         select(ServiceRequest)
         .where(ServiceRequest.next_alert_at <= now)
-        .order_by(ServiceRequest.id)
+        .order_by(ServiceRequest.next_alert_at, ServiceRequest.id)
         .limit(SCAN_BATCH)
         .options(
-            selectinload(ServiceRequest.profile).options(
-                selectinload(RetireeProfile.user).lazyload("*"),
-                selectinload(RetireeProfile.grid).options(
-                    selectinload(Grid.staff_user).lazyload("*")
-                ),
+            joinedload(ServiceRequest.profile).options(
+                joinedload(RetireeProfile.user).lazyload("*"),
+                joinedload(RetireeProfile.grid).joinedload(Grid.staff_user).lazyload("*"),
             ),
-            selectinload(ServiceRequest.created_by).lazyload("*"),
-            selectinload(ServiceRequest.assignee).lazyload("*"),
+            joinedload(ServiceRequest.created_by).lazyload("*"),
+            joinedload(ServiceRequest.assignee).lazyload("*"),
             selectinload(ServiceRequest.attachments),
             lazyload("*"),
         )
