@@ -1161,9 +1161,12 @@ async def _scan_feedback(session: AsyncSession, now: datetime, tz: str) -> int:
         & (Activity.starts_at <= now - FEEDBACK_DELAY - timedelta(hours=2)),
         Activity.ends_at <= now - FEEDBACK_DELAY,
     )
-    signups = (
-        await session.execute(
-            _signups_with_people()
+    # Who came to an activity that ended, and was not asked yet: the last week's activities
+    # by their index, their sign-ups by theirs (the only statement when nobody is due).
+    due = list(
+        await session.scalars(
+            select(Registration.id)
+            .join(Activity, Activity.id == Registration.activity_id)
             .where(Activity.status == ActivityStatus.OPEN)
             .where(Activity.starts_at <= now)
             .where(Activity.starts_at > now - FEEDBACK_WINDOW)
@@ -1173,9 +1176,10 @@ async def _scan_feedback(session: AsyncSession, now: datetime, tz: str) -> int:
             .where(Registration.rating.is_(None))
             .where(Registration.feedback_asked_at.is_(None))
         )
-    ).all()
-    if not signups:
+    )
+    if not due:
         return 0
+    signups = (await session.execute(_signups_with_people().where(Registration.id.in_(due)))).all()
     messages: list[dict[str, Any]] = []
     for row in signups:
         retiree_id, retiree_chat, by_id, by_chat = row[9:13]

@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     case,
     literal_column,
     or_,
@@ -45,6 +46,7 @@ from sqlalchemy.orm import (
     relationship,
     selectinload,
 )
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models.base import Base, CreatedAtMixin, utcnow
 from models.errors import DomainError
@@ -1291,15 +1293,24 @@ async def _cancel_card_edits(session: AsyncSession, request_ids: list[int]) -> N
     )
 
 
-def _due_requests(now: datetime) -> Any:
-    """The requests whose next moment has come (`next_alert_at`, indexed), with just what
-    their notices show: the retiree and their grid's caseworker, who filed it, who has it,
-    the attachments; never the history."""
+def _due_ids(now: datetime) -> Any:
+    """The requests whose next moment has come: a range read of the `next_alert_at` index,
+    the only statement of a run with nothing to do."""
     return (
-        select(ServiceRequest)
+        select(ServiceRequest.id)
         .where(ServiceRequest.next_alert_at <= now)
         .order_by(ServiceRequest.next_alert_at, ServiceRequest.id)
         .limit(SCAN_BATCH)
+    )
+
+
+def _with_what_notices_show(ids: list[int]) -> Any:
+    """These requests with just what their notices show, joined in: the retiree and their
+    grid's caseworker, who filed it, who has it; the attachments; never the history."""
+    return (
+        select(ServiceRequest)
+        .where(ServiceRequest.id.in_(ids))
+        .order_by(ServiceRequest.id)
         .options(
             joinedload(ServiceRequest.profile).options(
                 joinedload(RetireeProfile.user).lazyload("*"),
@@ -1310,7 +1321,33 @@ def _due_requests(now: datetime) -> Any:
             selectinload(ServiceRequest.attachments),
             lazyload("*"),
         )
+        .execution_options(populate_existing=True)
     )
+
+
+_SCAN_STATE = ("accept_alert_level", "done_alert_level", "rate_reminded_at", "next_alert_at")
+
+
+async def _record_scan_state(session: AsyncSession, done: list[ServiceRequest]) -> None:
+    """Write what the scan changed on each request (alert levels, rating reminder, next
+    moment) with one executemany, and take it as the requests' loaded state (the unit of work
+    would issue one UPDATE per run of same-shaped rows instead)."""
+    table = ServiceRequest.__table__
+    stamp = utcnow()
+    values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in _SCAN_STATE}
+    await session.execute(
+        update(table)  # type: ignore[arg-type]  # a mapped class's Table
+        .where(table.c.id == bindparam("request_id"))
+        .values({**values, "updated_at": stamp}),
+        [
+            {"request_id": r.id, **{f"new_{name}": getattr(r, name) for name in _SCAN_STATE}}
+            for r in done
+        ],
+    )
+    for request in done:
+        for name in _SCAN_STATE:
+            set_committed_value(request, name, getattr(request, name))
+        set_committed_value(request, "updated_at", stamp)
 
 
 async def scan_requests(
@@ -1319,36 +1356,39 @@ async def scan_requests(
     """Remind and escalate overdue requests and ask once more for a missing rating; each
     message is queued once (dedup keys and the alert levels), however often the scan runs.
 
-    Set-based: one indexed select reads only the requests whose `next_alert_at` has come
-    (nothing else happens when none has); their messages go in with one insert, the cards'
-    stale edits are withdrawn with one update, and the levels and next moments are written
-    by one batched update; a round per SCAN_BATCH requests. Returns how many notices were
-    queued (the staff group's card edits are not counted)."""
+    Set-based: one indexed select finds the requests whose `next_alert_at` has come (nothing
+    else happens when none has); they are loaded with what their notices show in one more,
+    their messages go in with one insert, the cards' stale edits are withdrawn with one
+    update, and the levels and next moments are written with one executemany; a round per
+    SCAN_BATCH requests. Returns how many notices were queued (the staff group's card edits
+    are not counted)."""
     queued = 0
     boss: list[User] | None = None
     while True:
-        due = list(await session.scalars(_due_requests(now)))
-        if not due:
+        ids = list(await session.scalars(_due_ids(now)))
+        if not ids:
             return queued
+        due = list((await session.scalars(_with_what_notices_show(ids))).unique())
         if boss is None:
             boss = await supervisors(session)
         rows: list[dict[str, Any]] = []
         late_cards: list[int] = []
-        for request in due:
-            if request.status.is_open:
-                work, late_card = _overdue_work(request, now, tz, staff_chat_id, boss)
-                if late_card:
-                    late_cards.append(request.id)
-            else:
-                work = _rating_reminder_work(request, now)
-            rows += work
-            request.next_alert_at = next_alert_at(request)
-        await _cancel_card_edits(session, late_cards)  # before the new cards go in
-        new = set(await enqueue_many(session, rows))
+        with session.no_autoflush:  # the state changes go in with _record_scan_state
+            for request in due:
+                if request.status.is_open:
+                    work, late_card = _overdue_work(request, now, tz, staff_chat_id, boss)
+                    if late_card:
+                        late_cards.append(request.id)
+                else:
+                    work = _rating_reminder_work(request, now)
+                rows += work
+                request.next_alert_at = next_alert_at(request)
+            await _cancel_card_edits(session, late_cards)  # before the new cards go in
+            new = set(await enqueue_many(session, rows))
+            await _record_scan_state(session, due)
         card = NotificationKind.REQUEST_STAFF_CARD
         queued += sum(1 for row in rows if row["dedup_key"] in new and row["kind"] != card)
-        await session.flush()
-        if len(due) < SCAN_BATCH:
+        if len(ids) < SCAN_BATCH:
             return queued
 
 
