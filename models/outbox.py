@@ -320,12 +320,11 @@ async def cancel_pending(session: AsyncSession, *, dedup_prefix: str) -> int:
 
 # -- bulk queueing, and the indexes of the lookups by person and by key prefix ----------------
 
-ENQUEUE_MANY_CHUNK = 500  # rows per INSERT: within SQLite's limit on bound parameters
-
 
 async def enqueue_many(session: AsyncSession, rows: Collection[dict[str, Any]]) -> list[str]:
-    """Queue many messages with one INSERT per ENQUEUE_MANY_CHUNK rows (a scan's whole due
-    work), `ON CONFLICT (dedup_key) DO NOTHING` as `enqueue` does each. A row has `chat_id`,
+    """Queue many messages at once (a scan's whole due work), `ON CONFLICT (dedup_key) DO
+    NOTHING` as `enqueue` does each: one statement compiled once, its rows sent as multi-row
+    VALUES pages by the driver layer (SQLAlchemy's insertmanyvalues). A row has `chat_id`,
     `kind`, `dedup_key` and optionally `params`, `user_id`, `due_at`, `broadcast_id`,
     `edit_of`. Rows are inserted in the order given (ids ascend, so one chat's messages go
     out in that order). Returns the dedup keys that were new (already queued ones are left
@@ -349,18 +348,15 @@ async def enqueue_many(session: AsyncSession, rows: Collection[dict[str, Any]]) 
         }
         for row in rows
     ]
+    table = OutboxMessage.__table__
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    inserted: list[str] = []
-    for start in range(0, len(values), ENQUEUE_MANY_CHUNK):
-        statement = (
-            insert(OutboxMessage)
-            .values(values[start : start + ENQUEUE_MANY_CHUNK])
-            .on_conflict_do_nothing(index_elements=["dedup_key"])
-            .returning(OutboxMessage.dedup_key)
-        )
-        inserted.extend((await session.execute(statement)).scalars())
-    return inserted
+    statement = (
+        insert(table)  # type: ignore[arg-type]  # a mapped class's Table
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(table.c.dedup_key)
+    )
+    return list((await session.execute(statement, values)).scalars())
 
 
 # Deleting a person cascades to their outbox rows: without this, a scan of the whole outbox.

@@ -1275,19 +1275,14 @@ def _rating_reminder_work(request: ServiceRequest, now: datetime) -> list[dict[s
 
 
 async def _cancel_card_edits(session: AsyncSession, request_ids: list[int]) -> None:
-    """`cancel_pending(prefix="request:<id>:card:")` for many requests in one statement:
-    LIKE on PostgreSQL (the pending rows' text_pattern_ops index), GLOB on SQLite (case
-    sensitive, so the unique index on dedup_key serves it)."""
+    """`cancel_pending(prefix="request:<id>:card:")` for many requests in one statement: the
+    rows under that prefix are exactly the card's edits, whose `edit_of` is the card's key."""
     if not request_ids:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        matches = [OutboxMessage.dedup_key.like(f"{_card_key(i)}:%") for i in request_ids]
-    else:
-        matches = [OutboxMessage.dedup_key.op("GLOB")(f"{_card_key(i)}:*") for i in request_ids]
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.status == OutboxStatus.PENDING)
-        .where(or_(*matches))
+        .where(OutboxMessage.edit_of.in_([_card_key(i) for i in request_ids]))
         .values(status=OutboxStatus.CANCELLED, locked_at=None)
         .execution_options(synchronize_session=False)
     )
