@@ -29,8 +29,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
-    case,
     literal_column,
+    not_,
     or_,
     select,
     union,
@@ -561,13 +561,22 @@ async def staff_queue(
         statement = statement.where(ServiceRequest.assignee_id.is_(None))
     elif queue_filter == QueueFilter.OVERDUE:
         statement = statement.where(overdue_condition(now))
-    overdue_first = case((overdue_condition(now), 0), else_=1)
-    rows = await session.scalars(
-        statement.order_by(overdue_first, ServiceRequest.id)
-        .limit(limit)
-        .options(joinedload(ServiceRequest.profile).lazyload("*"), lazyload("*"))
+    # Overdue ones first, then the rest, each oldest first: two reads of the open requests'
+    # partial index in id order that stop at `limit` (the second only if the first falls
+    # short), never a sort of every open request.
+    statement = statement.options(joinedload(ServiceRequest.profile).lazyload("*"), lazyload("*"))
+    rows = list(
+        await session.scalars(
+            statement.where(overdue_condition(now)).order_by(ServiceRequest.id).limit(limit)
+        )
     )
-    return list(rows)
+    if len(rows) < limit and queue_filter != QueueFilter.OVERDUE:
+        rows += await session.scalars(
+            statement.where(not_(overdue_condition(now)))
+            .order_by(ServiceRequest.id)
+            .limit(limit - len(rows))
+        )
+    return rows
 
 
 # --- snapshots for rendering (the renderers have no database) ---------------------------------
