@@ -14,7 +14,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import text, update
+from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench._measure import Figure, StatementCounter, anchor, drop_indexes, line, timed, with_without
@@ -22,12 +22,14 @@ from bench.seed_scale import NOW, Seeded, pg_reachable, scaled_database
 from bot.db import create_engine, create_sessionmaker
 from models import activities, requests
 from models.activities import Activity, Attendance, Registration
+from models.notification_kinds import NotificationKind
 from models.office import OfficeSettings
-from models.outbox import cancel_pending
+from models.outbox import OutboxMessage, OutboxStatus, cancel_pending
 from models.registration import refresh_over_80
 from models.requests import ServiceRequest
 
 OFFICE = OfficeSettings(staff_chat_id=-1001234567890)
+BACKLOG = 20_000  # messages of a broadcast still queued while cancel_pending is measured
 SCAN_INDEXES = [
     "ix_service_requests_next_alert_at",
     "ix_retiree_profiles_over_80_birthday",
@@ -162,8 +164,31 @@ async def _run(label: str, engine: Any, seeded: Seeded) -> None:
                          setup=_feedback_due(past))  # fmt: skip
     print(line("activities scan, feedback due (8 activities)", figure, unit), flush=True)
 
-    # cancel_pending's prefix match, as every staff action withdraws the card's queued edits
+    # cancel_pending's prefix match, as every staff action withdraws the card's queued edits,
+    # while a city-wide notice of 20,000 messages is still queued
     prefix = f"request:{open_ids[-1]}:card:"
+    async with sessionmaker() as session:
+        await session.execute(
+            insert(OutboxMessage),
+            [
+                {
+                    "chat_id": 7_000_000_000 + n,
+                    "kind": NotificationKind.SYSTEM_TEXT,
+                    "params": {"text": "通知"},
+                    "dedup_key": f"broadcast:1:to:{n}",
+                    "due_at": NOW,
+                    "status": OutboxStatus.PENDING,
+                    "attempts": 0,
+                    "created_at": NOW,
+                }
+                for n in range(BACKLOG)
+            ],
+        )
+        await session.commit()
+    if engine.dialect.name == "postgresql":  # as autovacuum would after such an insert
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text("ANALYZE outbox"))
 
     async def withdraw(session: AsyncSession) -> None:
         await cancel_pending(session, dedup_prefix=prefix)
@@ -173,7 +198,7 @@ async def _run(label: str, engine: Any, seeded: Seeded) -> None:
             "requests: deadlines, escalations, ratings"
         ],
         "over-80 scan (over_80, birthday)": idle["registration: over 80 (daily)"],
-        "cancel_pending prefix (pending dedup_key)": await timed(
+        f"cancel_pending prefix, {BACKLOG:,} queued": await timed(
             sessionmaker, counter, withdraw, commit=False
         ),
     }
@@ -184,7 +209,7 @@ async def _run(label: str, engine: Any, seeded: Seeded) -> None:
             sessionmaker, counter, requests_scan
         ),
         "over-80 scan (over_80, birthday)": await timed(sessionmaker, counter, over_80),
-        "cancel_pending prefix (pending dedup_key)": await timed(
+        f"cancel_pending prefix, {BACKLOG:,} queued": await timed(
             sessionmaker, counter, withdraw, commit=False
         ),
     }

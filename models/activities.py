@@ -1039,20 +1039,19 @@ def _signups_with_people() -> Any:
     by = aliased(User)
     return (
         select(
-            Registration.id,
+            Registration.id.label("registration_id"),
             Registration.confirmed_at,
             Registration.profile_id,
-            Activity.id,
+            Activity.id.label("activity_id"),
             Activity.title,
             Activity.starts_at,
-            Activity.ends_at,
             Activity.place,
             RetireeProfile.full_name,
-            retiree.id,
-            retiree.telegram_id,
-            by.id,
-            by.telegram_id,
-            by.role,
+            retiree.id.label("retiree_id"),
+            retiree.telegram_id.label("retiree_chat"),
+            by.id.label("by_id"),
+            by.telegram_id.label("by_chat"),
+            by.role.label("by_role"),
         )
         .join(Activity, Activity.id == Registration.activity_id)
         .join(RetireeProfile, RetireeProfile.id == Registration.profile_id)
@@ -1063,14 +1062,14 @@ def _signups_with_people() -> Any:
 
 
 def _row_params(row: Any, tz: str) -> dict[str, Any]:
-    (reg_id, _confirmed, _profile, activity_id, title, starts_at, _ends, place, name) = row[:9]
+    """What `_notify` puts in every notice about a sign-up."""
     return {
-        "activity_id": activity_id,
-        "title": title,
-        "starts_at": starts_at.isoformat(),
-        "place": place,
-        "registration_id": reg_id,
-        "name": name,
+        "activity_id": row.activity_id,
+        "title": row.title,
+        "starts_at": row.starts_at.isoformat(),
+        "place": row.place,
+        "registration_id": row.registration_id,
+        "name": row.full_name,
         "tz": tz,
     }
 
@@ -1112,25 +1111,27 @@ async def _scan_reminders(
     ).all()
     to_tell: list[tuple[Any, list[_Person]]] = []
     for row in signups:
-        confirmed_at, activity_id, starts_at = row[1], row[3], row[5]
-        window_opened = starts_at - timedelta(hours=nearest[activity_id])
-        if confirmed_at is not None and confirmed_at > window_opened:
+        window_opened = row.starts_at - timedelta(hours=nearest[row.activity_id])
+        if row.confirmed_at is not None and row.confirmed_at > window_opened:
             continue  # signed up (or promoted) inside this window: they know already
         to_tell.append((row, _signup_recipients(row)))
-    family = await _family_by_profile(session, {row[2] for row, people in to_tell if not people})
+    family = await _family_by_profile(
+        session, {row.profile_id for row, people in to_tell if not people}
+    )
     messages: list[dict[str, Any]] = []
     for row, people in to_tell:
-        h = nearest[row[3]]
+        h = nearest[row.activity_id]
         base = {**_row_params(row, tz), "hours": h}
-        for person in people or family.get(row[2], []):
+        for person in people or family.get(row.profile_id, []):
             messages.append(
                 {
                     "chat_id": person.telegram_id,
                     "user_id": person.id,
                     "kind": NotificationKind.ACT_REMINDER,
-                    "params": {**base, "self": row[9] == person.id},
+                    "params": {**base, "self": row.retiree_id == person.id},
                     "dedup_key": (
-                        f"act:remind:{row[0]}:{h}h:{int(row[5].timestamp())}:u{person.id}"
+                        f"act:remind:{row.registration_id}:{h}h:"
+                        f"{int(row.starts_at.timestamp())}:u{person.id}"
                     ),
                 }
             )
@@ -1148,10 +1149,10 @@ async def _scan_reminders(
 def _signup_recipients(row: Any) -> list[_Person]:
     """`_recipients` from a row of `_signups_with_people`: the retiree (if they use the bot)
     and whoever signed them up unless staff; empty when neither (then their family)."""
-    retiree_id, retiree_chat, by_id, by_chat, by_role = row[9:14]
-    people = [_Person(retiree_id, retiree_chat)] if retiree_id is not None else []
-    if by_id is not None and not (by_role is not None and by_role.is_staff) and by_id != retiree_id:
-        people.append(_Person(by_id, by_chat))
+    people = [_Person(row.retiree_id, row.retiree_chat)] if row.retiree_id is not None else []
+    by_staff = row.by_role is not None and row.by_role.is_staff
+    if row.by_id is not None and not by_staff and row.by_id != row.retiree_id:
+        people.append(_Person(row.by_id, row.by_chat))
     return people
 
 
@@ -1182,11 +1183,10 @@ async def _scan_feedback(session: AsyncSession, now: datetime, tz: str) -> int:
     signups = (await session.execute(_signups_with_people().where(Registration.id.in_(due)))).all()
     messages: list[dict[str, Any]] = []
     for row in signups:
-        retiree_id, retiree_chat, by_id, by_chat = row[9:13]
-        if retiree_id is not None:
-            person = _Person(retiree_id, retiree_chat)
-        elif by_id is not None:
-            person = _Person(by_id, by_chat)
+        if row.retiree_id is not None:  # the retiree, else whoever signed them up
+            person = _Person(row.retiree_id, row.retiree_chat)
+        elif row.by_id is not None:
+            person = _Person(row.by_id, row.by_chat)
         else:
             continue
         messages.append(
@@ -1194,14 +1194,14 @@ async def _scan_feedback(session: AsyncSession, now: datetime, tz: str) -> int:
                 "chat_id": person.telegram_id,
                 "user_id": person.id,
                 "kind": NotificationKind.ACT_FEEDBACK,
-                "params": {**_row_params(row, tz), "self": retiree_id == person.id},
-                "dedup_key": f"act:feedback:{row[0]}:u{person.id}",
+                "params": {**_row_params(row, tz), "self": row.retiree_id == person.id},
+                "dedup_key": f"act:feedback:{row.registration_id}:u{person.id}",
             }
         )
     queued = len(await outbox.enqueue_many(session, messages))
     await session.execute(
         update(Registration)
-        .where(Registration.id.in_([row[0] for row in signups]))
+        .where(Registration.id.in_([row.registration_id for row in signups]))
         .values(feedback_asked_at=now)
         .execution_options(synchronize_session="fetch")
     )
