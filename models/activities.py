@@ -26,10 +26,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    or_,
     select,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 
 from models import outbox
 from models.base import Base, CreatedAtMixin, utcnow
@@ -38,6 +40,8 @@ from models.notification_kinds import NotificationKind
 from models.office import DEFAULT_TIMEZONE, OfficeSettings
 from models.outbox import enqueue_to
 from models.users import (
+    FamilyLink,
+    LinkStatus,
     RetireeProfile,
     User,
     _enum,
@@ -121,6 +125,9 @@ class Activity(CreatedAtMixin, Base):
     )
     # Waitlist order: each new or renewed registration takes the next number (in the lock).
     next_seq: Mapped[int] = mapped_column(default=1)
+    # The scan's watermark: the nearest reminder (hours before the start) already queued for
+    # the current start; None before the first, and again when the start moves.
+    reminded_hours: Mapped[int | None]
 
     organiser: Mapped[User | None] = relationship(lazy="selectin")
 
@@ -160,6 +167,7 @@ class Registration(CreatedAtMixin, Base):
     rating: Mapped[int | None]
     comment: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[datetime | None]
+    feedback_asked_at: Mapped[datetime | None]  # the scan asked for feedback (once)
 
     activity: Mapped[Activity] = relationship(lazy="selectin")
     profile: Mapped[RetireeProfile] = relationship(lazy="selectin")
@@ -822,6 +830,7 @@ async def update_activity(
     setattr(activity, field.value, value)
     if field == ActivityField.STARTS_AT:
         activity.ends_at = draft.ends_at
+        activity.reminded_hours = None  # the new start's reminders are all still to come
     await session.flush()
     if field in (ActivityField.STARTS_AT, ActivityField.PLACE, ActivityField.ENDS_AT):
         await _tell_change(session, activity, field.value, now, tz)
@@ -1003,11 +1012,97 @@ def reminder_hours(office: OfficeSettings) -> tuple[int, ...]:
 
 
 async def scan(session: AsyncSession, now: datetime, office: OfficeSettings) -> int:
-    """Queue due reminders (once each) and feedback requests. Idempotent by dedup key."""
+    """Queue due reminders (once each) and feedback requests. Idempotent by dedup key.
+
+    Set-based: each part reads only what is newly due through an index (the activities whose
+    next reminder moment has come, per the `reminded_hours` watermark; the sign-ups that
+    attended and were not asked yet), then the people to tell in one select, queues every
+    message with one insert and records what it did with one update; nothing more when
+    nothing is due."""
     tz = office.timezone
     queued = await _scan_reminders(session, now, reminder_hours(office), tz)
     queued += await _scan_feedback(session, now, tz)
     return queued
+
+
+@dataclass(frozen=True)
+class _Person:
+    id: int
+    telegram_id: int
+
+
+async def _family_by_profile(
+    session: AsyncSession, profile_ids: set[int]
+) -> dict[int, list[tuple[_Person, bool]]]:
+    """`family_of` for many retirees in one select (approved links only), each with whether
+    they asked for the relative's activity reminders."""
+    if not profile_ids:
+        return {}
+    rows = await session.execute(
+        select(FamilyLink.profile_id, User.id, User.telegram_id, FamilyLink.activity_reminders)
+        .join(User, User.id == FamilyLink.family_user_id)
+        .where(FamilyLink.profile_id.in_(sorted(profile_ids)))
+        .where(FamilyLink.status == LinkStatus.APPROVED)
+        .order_by(FamilyLink.profile_id, FamilyLink.id)
+    )
+    family: dict[int, list[tuple[_Person, bool]]] = {}
+    for profile_id, user_id, telegram_id, reminders in rows:
+        family.setdefault(profile_id, []).append((_Person(user_id, telegram_id), bool(reminders)))
+    return family
+
+
+def _reminded(people: list[_Person], family: list[tuple[_Person, bool]]) -> list[_Person]:
+    """`_recipients` for a reminder: the retiree and whoever signed them up, plus the family
+    who opted in; when neither of the first two uses the bot, all the family."""
+    if not people:
+        return [person for person, _opted_in in family]
+    told = list(people)
+    for person, opted_in in family:
+        if opted_in and all(person.id != p.id for p in told):
+            told.append(person)
+    return told
+
+
+def _signups_with_people() -> Any:
+    """Sign-ups with what their notices need: the activity, the retiree's name and account,
+    and who signed them up (with their role: staff are not told as family would be)."""
+    retiree = aliased(User)
+    by = aliased(User)
+    return (
+        select(
+            Registration.id.label("registration_id"),
+            Registration.confirmed_at,
+            Registration.profile_id,
+            Activity.id.label("activity_id"),
+            Activity.title,
+            Activity.starts_at,
+            Activity.place,
+            RetireeProfile.full_name,
+            retiree.id.label("retiree_id"),
+            retiree.telegram_id.label("retiree_chat"),
+            by.id.label("by_id"),
+            by.telegram_id.label("by_chat"),
+            by.role.label("by_role"),
+        )
+        .join(Activity, Activity.id == Registration.activity_id)
+        .join(RetireeProfile, RetireeProfile.id == Registration.profile_id)
+        .outerjoin(retiree, retiree.id == RetireeProfile.user_id)
+        .outerjoin(by, by.id == Registration.registered_by_id)
+        .order_by(Registration.activity_id, Registration.id)
+    )
+
+
+def _row_params(row: Any, tz: str) -> dict[str, Any]:
+    """What `_notify` puts in every notice about a sign-up."""
+    return {
+        "activity_id": row.activity_id,
+        "title": row.title,
+        "starts_at": row.starts_at.isoformat(),
+        "place": row.place,
+        "registration_id": row.registration_id,
+        "name": row.full_name,
+        "tz": tz,
+    }
 
 
 async def _scan_reminders(
@@ -1015,69 +1110,128 @@ async def _scan_reminders(
 ) -> int:
     if not hours:
         return 0
-    horizon = now + timedelta(hours=max(hours))
-    rows = await session.scalars(
-        select(Registration)
-        .join(Activity, Activity.id == Registration.activity_id)
-        .where(Activity.status == ActivityStatus.OPEN)
-        .where(Activity.starts_at > now)
-        .where(Activity.starts_at <= horizon)
-        .where(Registration.status == RegistrationStatus.CONFIRMED)
-    )
-    queued = 0
-    for registration in list(rows):
-        starts_at = registration.activity.starts_at
-        # The nearest reminder whose moment has come (a late scan sends only the latest one).
-        due = [h for h in hours if now >= starts_at - timedelta(hours=h)]
-        if not due:
-            continue
-        h = min(due)
-        window_opened = starts_at - timedelta(hours=h)
-        if registration.confirmed_at is not None and registration.confirmed_at > window_opened:
+    # An activity is due when one of its reminder moments (start - h) has come and a nearer
+    # one has not been queued yet; the watermark says which was.
+    due_for = [
+        (Activity.starts_at <= now + timedelta(hours=h))
+        & (Activity.reminded_hours.is_(None) | (Activity.reminded_hours > h))
+        for h in hours
+    ]
+    activities = (
+        await session.execute(
+            select(Activity.id, Activity.starts_at)
+            .where(Activity.status == ActivityStatus.OPEN)
+            .where(Activity.starts_at > now)
+            .where(Activity.starts_at <= now + timedelta(hours=max(hours)))
+            .where(or_(*due_for))
+        )
+    ).all()
+    if not activities:
+        return 0
+    # The nearest reminder whose moment has come (a late scan sends only the latest one).
+    nearest = {
+        activity_id: min(h for h in hours if now >= starts_at - timedelta(hours=h))
+        for activity_id, starts_at in activities
+    }
+    signups = (
+        await session.execute(
+            _signups_with_people()
+            .where(Registration.activity_id.in_(sorted(nearest)))
+            .where(Registration.status == RegistrationStatus.CONFIRMED)
+        )
+    ).all()
+    to_tell: list[tuple[Any, list[_Person]]] = []
+    for row in signups:
+        window_opened = row.starts_at - timedelta(hours=nearest[row.activity_id])
+        if row.confirmed_at is not None and row.confirmed_at > window_opened:
             continue  # signed up (or promoted) inside this window: they know already
-        queued += await _notify(
-            session,
-            registration,
-            NotificationKind.ACT_REMINDER,
-            f"act:remind:{registration.id}:{h}h:{int(starts_at.timestamp())}",
-            {"hours": h},
-            tz=tz,
+        to_tell.append((row, _signup_recipients(row)))
+    family = await _family_by_profile(session, {row.profile_id for row, _people in to_tell})
+    messages: list[dict[str, Any]] = []
+    for row, people in to_tell:
+        h = nearest[row.activity_id]
+        base = {**_row_params(row, tz), "hours": h}
+        for person in _reminded(people, family.get(row.profile_id, [])):
+            messages.append(
+                {
+                    "chat_id": person.telegram_id,
+                    "user_id": person.id,
+                    "kind": NotificationKind.ACT_REMINDER,
+                    "params": {**base, "self": row.retiree_id == person.id},
+                    "dedup_key": (
+                        f"act:remind:{row.registration_id}:{h}h:"
+                        f"{int(row.starts_at.timestamp())}:u{person.id}"
+                    ),
+                }
+            )
+    queued = len(await outbox.enqueue_many(session, messages))
+    for h in sorted(set(nearest.values())):
+        await session.execute(
+            update(Activity)
+            .where(Activity.id.in_(sorted(a for a, n in nearest.items() if n == h)))
+            .values(reminded_hours=h)
+            .execution_options(synchronize_session="fetch")
         )
     return queued
 
 
+def _signup_recipients(row: Any) -> list[_Person]:
+    """`_recipients` from a row of `_signups_with_people`: the retiree (if they use the bot)
+    and whoever signed them up unless staff; empty when neither (then their family)."""
+    people = [_Person(row.retiree_id, row.retiree_chat)] if row.retiree_id is not None else []
+    by_staff = row.by_role is not None and row.by_role.is_staff
+    if row.by_id is not None and not by_staff and row.by_id != row.retiree_id:
+        people.append(_Person(row.by_id, row.by_chat))
+    return people
+
+
 async def _scan_feedback(session: AsyncSession, now: datetime, tz: str) -> int:
-    rows = await session.scalars(
-        select(Registration)
-        .join(Activity, Activity.id == Registration.activity_id)
-        .where(Activity.status == ActivityStatus.OPEN)
-        .where(Activity.starts_at <= now)
-        .where(Activity.starts_at > now - FEEDBACK_WINDOW)
-        .where(Registration.status == RegistrationStatus.CONFIRMED)
-        .where(Registration.attendance == Attendance.PRESENT)
-        .where(Registration.rating.is_(None))
+    finished = or_(
+        Activity.ends_at.is_(None)
+        & (Activity.starts_at <= now - FEEDBACK_DELAY - timedelta(hours=2)),
+        Activity.ends_at <= now - FEEDBACK_DELAY,
     )
-    queued = 0
-    for registration in list(rows):
-        if registration.activity.finishes_at + FEEDBACK_DELAY > now:
+    # Who came to an activity that ended, and was not asked yet: the last week's activities
+    # by their index, their sign-ups by theirs (the only statement when nobody is due).
+    due = list(
+        await session.scalars(
+            select(Registration.id)
+            .join(Activity, Activity.id == Registration.activity_id)
+            .where(Activity.status == ActivityStatus.OPEN)
+            .where(Activity.starts_at <= now)
+            .where(Activity.starts_at > now - FEEDBACK_WINDOW)
+            .where(finished)
+            .where(Registration.status == RegistrationStatus.CONFIRMED)
+            .where(Registration.attendance == Attendance.PRESENT)
+            .where(Registration.rating.is_(None))
+            .where(Registration.feedback_asked_at.is_(None))
+        )
+    )
+    if not due:
+        return 0
+    signups = (await session.execute(_signups_with_people().where(Registration.id.in_(due)))).all()
+    messages: list[dict[str, Any]] = []
+    for row in signups:
+        if row.retiree_id is not None:  # the retiree, else whoever signed them up
+            person = _Person(row.retiree_id, row.retiree_chat)
+        elif row.by_id is not None:
+            person = _Person(row.by_id, row.by_chat)
+        else:
             continue
-        profile = registration.profile
-        recipients = [profile.user] if profile.user is not None else []
-        if not recipients and registration.registered_by is not None:
-            recipients = [registration.registered_by]
-        for user in recipients:
-            if await enqueue_to(
-                session,
-                user,
-                kind=NotificationKind.ACT_FEEDBACK,
-                params={
-                    **_activity_params(registration.activity),
-                    "registration_id": registration.id,
-                    "name": profile.full_name,
-                    "self": profile.user_id == user.id,
-                    "tz": tz,
-                },
-                dedup_key=f"act:feedback:{registration.id}:u{user.id}",
-            ):
-                queued += 1
+        messages.append(
+            {
+                "chat_id": person.telegram_id,
+                "user_id": person.id,
+                "kind": NotificationKind.ACT_FEEDBACK,
+                "params": {**_row_params(row, tz), "self": row.retiree_id == person.id},
+                "dedup_key": f"act:feedback:{row.registration_id}:u{person.id}",
+            }
+        )
+    queued = len(await outbox.enqueue_many(session, messages))
+    await session.execute(
+        update(Registration)
+        .where(Registration.id.in_([row.registration_id for row in signups]))
+        .values(feedback_asked_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
     return queued

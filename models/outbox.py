@@ -316,3 +316,58 @@ async def cancel_pending(session: AsyncSession, *, dedup_prefix: str) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# -- bulk queueing, and the indexes of the lookups by person and by key prefix ----------------
+
+
+async def enqueue_many(session: AsyncSession, rows: Collection[dict[str, Any]]) -> list[str]:
+    """Queue many messages at once (a scan's whole due work), `ON CONFLICT (dedup_key) DO
+    NOTHING` as `enqueue` does each: one statement compiled once, its rows sent as multi-row
+    VALUES pages by the driver layer (SQLAlchemy's insertmanyvalues). A row has `chat_id`,
+    `kind`, `dedup_key` and optionally `params`, `user_id`, `due_at`, `broadcast_id`,
+    `edit_of`. Rows are inserted in the order given (ids ascend, so one chat's messages go
+    out in that order). Returns the dedup keys that were new (already queued ones are left
+    alone)."""
+    if not rows:
+        return []
+    now = utcnow()
+    values = [
+        {
+            "chat_id": row["chat_id"],
+            "user_id": row.get("user_id"),
+            "kind": row["kind"],
+            "params": row.get("params") or {},
+            "dedup_key": row["dedup_key"],
+            "due_at": row.get("due_at") or now,
+            "status": OutboxStatus.PENDING,
+            "attempts": 0,
+            "broadcast_id": row.get("broadcast_id"),
+            "edit_of": row.get("edit_of"),
+            "created_at": now,
+        }
+        for row in rows
+    ]
+    table = OutboxMessage.__table__
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(table)  # type: ignore[arg-type]  # a mapped class's Table
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(table.c.dedup_key)
+    )
+    return list((await session.execute(statement, values)).scalars())
+
+
+# Deleting a person cascades to their outbox rows: without this, a scan of the whole outbox.
+Index("ix_outbox_user_id", OutboxMessage.user_id)
+# `cancel_pending`'s prefix match (LIKE 'request:42:card:%') over the rows still queued. On
+# PostgreSQL text_pattern_ops lets LIKE use the index whatever the database's collation; on
+# SQLite the partial index keeps the match to the pending rows.
+Index(
+    "ix_outbox_pending_dedup_key",
+    OutboxMessage.dedup_key,
+    postgresql_ops={"dedup_key": "text_pattern_ops"},
+    postgresql_where=OutboxMessage.status == OutboxStatus.PENDING,
+    sqlite_where=OutboxMessage.status == OutboxStatus.PENDING,
+)

@@ -28,18 +28,38 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
+    literal_column,
+    not_,
     or_,
     select,
+    union,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import (
+    Mapped,
+    joinedload,
+    lazyload,
+    mapped_column,
+    relationship,
+    selectinload,
+)
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models.base import Base, CreatedAtMixin, utcnow
 from models.errors import DomainError
 from models.notification_kinds import NotificationKind
 from models.office import OfficeSettings
-from models.outbox import cancel_pending, enqueue, enqueue_to
+from models.outbox import (
+    OutboxMessage,
+    OutboxStatus,
+    cancel_pending,
+    enqueue,
+    enqueue_many,
+    enqueue_to,
+)
 from models.users import (
     FamilyLink,
     Grid,
@@ -160,16 +180,35 @@ class RequestError(DomainError):
 # --- entities ---------------------------------------------------------------------------------
 
 
+def _open_status(column: Any = None) -> Any:
+    """`status IN ('new', 'accepted', 'in_progress')` with the values written into the SQL, so
+    both databases match it to the partial index of open requests (a bound parameter would
+    not prove the index's condition)."""
+    column = literal_column("status") if column is None else column
+    return column.in_([literal_column(f"'{status.value}'") for status in OPEN_STATUSES])
+
+
 class ServiceRequest(CreatedAtMixin, Base):
     __tablename__ = "service_requests"
-    __table_args__ = (Index("ix_service_requests_status_assignee", "status", "assignee_id"),)
+    __table_args__ = (
+        Index("ix_service_requests_status_assignee", "status", "assignee_id"),
+        # the staff queue: open requests in queue order, whatever else the table holds
+        Index(
+            "ix_service_requests_open_id",
+            "id",
+            postgresql_where=_open_status(),
+            sqlite_where=_open_status(),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)  # FW-2026-00042
     profile_id: Mapped[int] = mapped_column(
         ForeignKey("retiree_profiles.id", ondelete="CASCADE"), index=True
     )
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     category: Mapped[Category] = mapped_column(_enum(Category))
     description: Mapped[str] = mapped_column(Text, default="")
     preferred: Mapped[Preferred] = mapped_column(_enum(Preferred), default=Preferred.THIS_WEEK)
@@ -192,6 +231,10 @@ class ServiceRequest(CreatedAtMixin, Base):
     rating_voice_file_id: Mapped[str | None] = mapped_column(String(200))
     rated_at: Mapped[datetime | None]
     rate_reminded_at: Mapped[datetime | None]
+    # When the scan next has something to do for this request (remind, escalate, ask again
+    # for a rating), or None: `next_alert_at(request)`, kept by every change. The scan reads
+    # only the rows whose moment has come, through this index.
+    next_alert_at: Mapped[datetime | None] = mapped_column(index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     profile: Mapped[RetireeProfile] = relationship(lazy="selectin")
@@ -210,6 +253,32 @@ class ServiceRequest(CreatedAtMixin, Base):
         if self.status in WORKING_STATUSES:
             return self.done_due_at <= now
         return False
+
+
+def next_alert_at(request: ServiceRequest) -> datetime | None:
+    """The next moment the scan has work for this request: a new request's accept deadline
+    (then the escalation after it), a request in hand's done deadline (then its escalation),
+    a done request's rating reminder; None when nothing is left. Never later than the real
+    moment: the scan looks again at whatever it reads and moves this on."""
+    escalate_after = timedelta(minutes=request.escalate_after_minutes)
+    if request.status == RequestStatus.NEW:
+        due, level = request.accept_due_at, request.accept_alert_level
+    elif request.status in WORKING_STATUSES:
+        due, level = request.done_due_at, request.done_alert_level
+    elif (
+        request.status == RequestStatus.DONE
+        and request.rating is None
+        and request.rate_reminded_at is None
+        and request.closed_at is not None
+    ):
+        return request.closed_at + RATING_REMINDER_AFTER
+    else:
+        return None
+    if level == 0:
+        return due
+    if level == 1:
+        return due + escalate_after
+    return None
 
 
 class RequestAttachment(CreatedAtMixin, Base):
@@ -389,9 +458,12 @@ async def staff_members(session: AsyncSession) -> list[User]:
 
 
 async def supervisors(session: AsyncSession) -> list[User]:
-    """Who is alerted on escalations and low ratings: supervisors, else administrators."""
+    """Who is alerted on escalations and low ratings: supervisors, else administrators (the
+    people only: their relationships are not loaded)."""
     for role in (Role.SUPERVISOR, Role.ADMIN):
-        rows = list(await session.scalars(select(User).where(User.role == role)))
+        rows = list(
+            await session.scalars(select(User).where(User.role == role).options(lazyload("*")))
+        )
         if rows:
             return rows
     return []
@@ -445,29 +517,51 @@ async def get_request(session: AsyncSession, actor: User, request_id: int) -> Se
 
 
 async def requests_of(session: AsyncSession, user: User, limit: int = 20) -> list[ServiceRequest]:
-    """ "My requests": for the retiree themselves, their linked relatives, and any they filed."""
+    """ "My requests": for the retiree themselves, their linked relatives, and any they filed,
+    newest first. A UNION of three indexed lookups (filed by them, their own profile, their
+    approved relatives' profiles) picks the newest `limit` ids; only those rows are loaded,
+    with their history (the list shows the latest step)."""
+    own = select(RetireeProfile.id).where(RetireeProfile.user_id == user.id)
     linked = select(FamilyLink.profile_id).where(
         FamilyLink.family_user_id == user.id, FamilyLink.status == LinkStatus.APPROVED
     )
-    conditions = [ServiceRequest.created_by_id == user.id, ServiceRequest.profile_id.in_(linked)]
-    if user.profile is not None:
-        conditions.append(ServiceRequest.profile_id == user.profile.id)
+    mine = union(
+        select(ServiceRequest.id).where(ServiceRequest.created_by_id == user.id),
+        select(ServiceRequest.id).where(ServiceRequest.profile_id.in_(own)),
+        select(ServiceRequest.id).where(ServiceRequest.profile_id.in_(linked)),
+    ).subquery()
+    newest = select(mine.c.id).order_by(mine.c.id.desc()).limit(limit).subquery()
     rows = await session.scalars(
         select(ServiceRequest)
-        .where(or_(*conditions))
+        .join(newest, ServiceRequest.id == newest.c.id)
         .order_by(ServiceRequest.id.desc())
-        .limit(limit)
+        .options(
+            selectinload(ServiceRequest.events).options(
+                selectinload(RequestEvent.actor).lazyload("*")
+            ),
+            lazyload("*"),
+        )
     )
     return list(rows)
+
+
+def overdue_condition(now: datetime) -> Any:
+    """`ServiceRequest.is_overdue(now)` for an open request, in SQL."""
+    return or_(
+        ServiceRequest.done_due_at <= now,
+        (ServiceRequest.status == RequestStatus.NEW) & (ServiceRequest.accept_due_at <= now),
+    )
 
 
 async def staff_queue(
     session: AsyncSession, actor: User, queue_filter: QueueFilter, now: datetime, limit: int = 30
 ) -> list[ServiceRequest]:
-    """Open requests for the staff queue; overdue ones first, then oldest first."""
+    """Open requests for the staff queue; overdue ones first, then oldest first. Paged in
+    SQL (the partial index of open requests); only the rows shown are loaded, each with its
+    retiree's profile joined in (the label shows the name) and nothing else."""
     if not actor.is_staff:
         raise RequestError(ErrorCode.FORBIDDEN)
-    statement = select(ServiceRequest).where(ServiceRequest.status.in_(OPEN_STATUSES))
+    statement = select(ServiceRequest).where(_open_status(ServiceRequest.status))
     if queue_filter == QueueFilter.MINE:
         statement = statement.where(ServiceRequest.assignee_id == actor.id)
     elif queue_filter == QueueFilter.GRIDS:
@@ -477,16 +571,23 @@ async def staff_queue(
     elif queue_filter == QueueFilter.UNASSIGNED:
         statement = statement.where(ServiceRequest.assignee_id.is_(None))
     elif queue_filter == QueueFilter.OVERDUE:
-        statement = statement.where(
-            or_(
-                ServiceRequest.done_due_at <= now,
-                (ServiceRequest.status == RequestStatus.NEW)
-                & (ServiceRequest.accept_due_at <= now),
-            )
+        statement = statement.where(overdue_condition(now))
+    # Overdue ones first, then the rest, each oldest first: two reads of the open requests'
+    # partial index in id order that stop at `limit` (the second only if the first falls
+    # short), never a sort of every open request.
+    statement = statement.options(joinedload(ServiceRequest.profile).lazyload("*"), lazyload("*"))
+    rows = list(
+        await session.scalars(
+            statement.where(overdue_condition(now)).order_by(ServiceRequest.id).limit(limit)
         )
-    rows = list(await session.scalars(statement.order_by(ServiceRequest.id).limit(500)))
-    rows.sort(key=lambda r: (not r.is_overdue(now), r.id))
-    return rows[:limit]
+    )
+    if len(rows) < limit and queue_filter != QueueFilter.OVERDUE:
+        rows += await session.scalars(
+            statement.where(not_(overdue_condition(now)))
+            .order_by(ServiceRequest.id)
+            .limit(limit - len(rows))
+        )
+    return rows
 
 
 # --- snapshots for rendering (the renderers have no database) ---------------------------------
@@ -552,18 +653,30 @@ async def _post_card(
     version: str | None = None,
 ) -> None:
     """The staff group's card: sent once, then edited in place (the outbox row's `edit_of`)."""
+    row = _card_row(request, staff_chat_id, card_params(request, now, tz), version=version)
+    if row is not None:
+        await enqueue(session, **row)
+
+
+def _card_row(
+    request: ServiceRequest,
+    staff_chat_id: int | None,
+    params: dict[str, Any],
+    *,
+    version: str | None = None,
+) -> dict[str, Any] | None:
+    """The outbox row of the group card (`version` None: the first; else an edit of it)."""
     if staff_chat_id is None:
-        return
+        return None
     edit_of = None if version is None else _card_key(request.id)
     key = _card_key(request.id) if version is None else f"{_card_key(request.id)}:{version}"
-    await enqueue(
-        session,
-        chat_id=staff_chat_id,
-        kind=NotificationKind.REQUEST_STAFF_CARD,
-        params=card_params(request, now, tz),
-        dedup_key=key,
-        edit_of=edit_of,
-    )
+    return {
+        "chat_id": staff_chat_id,
+        "kind": NotificationKind.REQUEST_STAFF_CARD,
+        "params": params,
+        "dedup_key": key,
+        "edit_of": edit_of,
+    }
 
 
 async def _tell_requester_side(
@@ -726,6 +839,8 @@ async def create_request(
         preferred_date=preferred_date,
         urgent=urgent,
         status=RequestStatus.NEW,
+        accept_alert_level=0,
+        done_alert_level=0,
         accept_due_at=policy.accept_due(now, tz),
         done_due_at=policy.done_due(now, tz),
         escalate_after_minutes=policy.escalate_after_hours * 60,
@@ -733,6 +848,7 @@ async def create_request(
         attachments=[RequestAttachment(kind=a.kind, file_id=a.file_id) for a in attachments],
         events=[],
     )
+    request.next_alert_at = next_alert_at(request)
     session.add(request)
     await session.flush()
     await session.refresh(request, ["profile", "created_by", "assignee"])
@@ -880,6 +996,7 @@ async def _after_change(
     told_otherwise: frozenset[int] = frozenset(),
 ) -> None:
     request.updated_at = now
+    request.next_alert_at = next_alert_at(request)
     await session.flush()
     # Edits still waiting in the outbox (a group is paced at one message per few seconds) show
     # an older state: withdraw them, whether the card is re-queued here or was just edited
@@ -1149,6 +1266,7 @@ async def rate(
         raise refusal
     request.rating = stars
     request.rated_at = now or utcnow()
+    request.next_alert_at = next_alert_at(request)  # no rating reminder any more
     _record(session, request, actor, EventAction.RATED, note=str(stars))
     await session.flush()
     if stars <= 2:
@@ -1187,97 +1305,227 @@ async def comment_rating(
 
 # --- the scan: overdue reminders, escalations, rating reminders -------------------------------
 
+SCAN_BATCH = 500  # due requests read (and their messages queued) per round
 
-async def _remind_overdue(
-    session: AsyncSession,
+
+def _overdue_rows(
     request: ServiceRequest,
     deadline: str,
     stage: str,
     recipients: list[User],
     staff_chat_id: int | None,
+    params: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """The outbox rows of one overdue notice: each recipient's private chat, or the staff
+    group when there is nobody to tell."""
+    params = {**params, "deadline": deadline, "stage": stage}
+    kind = NotificationKind.REQUEST_OVERDUE
+    prefix = f"request:{request.id}:overdue:{deadline}:{stage}"
+    if not recipients:
+        if staff_chat_id is None:
+            return []
+        return [
+            {
+                "chat_id": staff_chat_id,
+                "kind": kind,
+                "params": params,
+                "dedup_key": f"{prefix}:group",
+            }
+        ]
+    return [
+        {
+            "chat_id": person.telegram_id,
+            "user_id": person.id,
+            "kind": kind,
+            "params": params,
+            "dedup_key": f"{prefix}:to:{person.id}",
+        }
+        for person in recipients
+    ]
+
+
+def _overdue_work(
+    request: ServiceRequest,
     now: datetime,
     tz: tzinfo,
-) -> int:
-    params = {**card_params(request, now, tz), "deadline": deadline, "stage": stage}
-    queued = 0
-    if not recipients and staff_chat_id is not None:
-        key = f"request:{request.id}:overdue:{deadline}:{stage}:group"
-        queued += await enqueue(
-            session,
-            chat_id=staff_chat_id,
-            kind=NotificationKind.REQUEST_OVERDUE,
-            params=params,
-            dedup_key=key,
+    staff_chat_id: int | None,
+    boss: list[User],
+) -> tuple[list[dict[str, Any]], bool]:
+    """An open request's overdue notices, and whether its group card gets the ⏰ mark now.
+    A passed deadline reminds the responsible person once (the grid's caseworker before it
+    is taken, then whoever has it), and alerts the supervisors once `escalate_after` later;
+    the alert levels record both."""
+    if request.status == RequestStatus.NEW:
+        deadline, due, level = "accept", request.accept_due_at, request.accept_alert_level
+        grid = request.profile.grid
+        first = [grid.staff_user] if grid is not None and grid.staff_user else []
+    else:
+        deadline, due, level = "done", request.done_due_at, request.done_alert_level
+        first = [request.assignee] if request.assignee is not None else []
+    if level >= 2 or due > now:
+        return [], False
+    params = card_params(request, now, tz)
+    rows: list[dict[str, Any]] = []
+    late_card = False
+    if level < 1:
+        rows += _overdue_rows(request, deadline, "remind", first, staff_chat_id, params)
+        level = 1
+        # The group card shows the ⏰ mark from now on (once per deadline: level 0 -> 1).
+        card = _card_row(request, staff_chat_id, params, version=f"late-{deadline}")
+        rows += [card] if card is not None else []
+        late_card = True
+    if due + timedelta(minutes=request.escalate_after_minutes) <= now:
+        rows += _overdue_rows(request, deadline, "escalate", boss, staff_chat_id, params)
+        level = 2
+    if deadline == "accept":
+        request.accept_alert_level = level
+    else:
+        request.done_alert_level = level
+    return rows, late_card
+
+
+def _rating_reminder_work(request: ServiceRequest, now: datetime) -> list[dict[str, Any]]:
+    """A done request not rated three days on: the requester is asked once more."""
+    if (
+        request.status != RequestStatus.DONE
+        or request.rating is not None
+        or request.rate_reminded_at is not None
+        or request.closed_at is None
+        or request.closed_at > now - RATING_REMINDER_AFTER
+    ):
+        return []
+    request.rate_reminded_at = now
+    person = requester_user(request)
+    if person is None:
+        return []
+    return [
+        {
+            "chat_id": person.telegram_id,
+            "user_id": person.id,
+            "kind": NotificationKind.REQUEST_RATE_REMINDER,
+            "params": {
+                "request_id": request.id,
+                "number": request.number,
+                "category": request.category.value,
+                "for_name": request.profile.full_name,
+                "is_self": request.profile.user_id == person.id,
+            },
+            "dedup_key": f"request:{request.id}:rate:reminder",
+        }
+    ]
+
+
+async def _cancel_card_edits(session: AsyncSession, request_ids: list[int]) -> None:
+    """`cancel_pending(prefix="request:<id>:card:")` for many requests in one statement: the
+    rows under that prefix are exactly the card's edits, whose `edit_of` is the card's key."""
+    if not request_ids:
+        return
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING)
+        .where(OutboxMessage.edit_of.in_([_card_key(i) for i in request_ids]))
+        .values(status=OutboxStatus.CANCELLED, locked_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _due_ids(now: datetime) -> Any:
+    """The requests whose next moment has come: a range read of the `next_alert_at` index,
+    the only statement of a run with nothing to do."""
+    return (
+        select(ServiceRequest.id)
+        .where(ServiceRequest.next_alert_at <= now)
+        .order_by(ServiceRequest.next_alert_at, ServiceRequest.id)
+        .limit(SCAN_BATCH)
+    )
+
+
+def _with_what_notices_show(ids: list[int]) -> Any:
+    """These requests with just what their notices show, joined in: the retiree and their
+    grid's caseworker, who filed it, who has it; the attachments; never the history."""
+    return (
+        select(ServiceRequest)
+        .where(ServiceRequest.id.in_(ids))
+        .order_by(ServiceRequest.id)
+        .options(
+            joinedload(ServiceRequest.profile).options(
+                joinedload(RetireeProfile.user).lazyload("*"),
+                joinedload(RetireeProfile.grid).joinedload(Grid.staff_user).lazyload("*"),
+            ),
+            joinedload(ServiceRequest.created_by).lazyload("*"),
+            joinedload(ServiceRequest.assignee).lazyload("*"),
+            selectinload(ServiceRequest.attachments),
+            lazyload("*"),
         )
-    for person in recipients:
-        key = f"request:{request.id}:overdue:{deadline}:{stage}:to:{person.id}"
-        queued += await enqueue_to(
-            session,
-            person,
-            kind=NotificationKind.REQUEST_OVERDUE,
-            params=params,
-            dedup_key=key,
-        )
-    return queued
+        .execution_options(populate_existing=True)
+    )
+
+
+_SCAN_STATE = ("accept_alert_level", "done_alert_level", "rate_reminded_at", "next_alert_at")
+
+
+async def _record_scan_state(session: AsyncSession, done: list[ServiceRequest]) -> None:
+    """Write what the scan changed on each request (alert levels, rating reminder, next
+    moment) with one executemany, and take it as the requests' loaded state (the unit of work
+    would issue one UPDATE per run of same-shaped rows instead)."""
+    table = ServiceRequest.__table__
+    stamp = utcnow()
+    values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in _SCAN_STATE}
+    await session.execute(
+        update(table)  # type: ignore[arg-type]  # a mapped class's Table
+        .where(table.c.id == bindparam("request_id"))
+        .values({**values, "updated_at": stamp}),
+        [
+            {"request_id": r.id, **{f"new_{name}": getattr(r, name) for name in _SCAN_STATE}}
+            for r in done
+        ],
+    )
+    for request in done:
+        for name in _SCAN_STATE:
+            set_committed_value(request, name, getattr(request, name))
+        set_committed_value(request, "updated_at", stamp)
 
 
 async def scan_requests(
     session: AsyncSession, now: datetime, tz: tzinfo, staff_chat_id: int | None
 ) -> int:
-    """Find overdue requests and missing ratings; each message is queued once (dedup keys and
-    the alert levels), however often the scan runs."""
+    """Remind and escalate overdue requests and ask once more for a missing rating; each
+    message is queued once (dedup keys and the alert levels), however often the scan runs.
+
+    Set-based: one indexed select finds the requests whose `next_alert_at` has come (nothing
+    else happens when none has); they are loaded with what their notices show in one more,
+    their messages go in with one insert, the cards' stale edits are withdrawn with one
+    update, and the levels and next moments are written with one executemany; a round per
+    SCAN_BATCH requests. Returns how many notices were queued (the staff group's card edits
+    are not counted)."""
     queued = 0
-    overdue = await session.scalars(
-        select(ServiceRequest).where(
-            or_(
-                (ServiceRequest.status == RequestStatus.NEW)
-                & (ServiceRequest.accept_due_at <= now)
-                & (ServiceRequest.accept_alert_level < 2),
-                ServiceRequest.status.in_(WORKING_STATUSES)
-                & (ServiceRequest.done_due_at <= now)
-                & (ServiceRequest.done_alert_level < 2),
-            )
-        )
-    )
-    boss = await supervisors(session)
-    for request in list(overdue):
-        escalate_after = timedelta(minutes=request.escalate_after_minutes)
-        if request.status == RequestStatus.NEW:
-            deadline, due, level = "accept", request.accept_due_at, request.accept_alert_level
-            grid = request.profile.grid
-            first = [grid.staff_user] if grid is not None and grid.staff_user else []
-        else:
-            deadline, due, level = "done", request.done_due_at, request.done_alert_level
-            first = [request.assignee] if request.assignee is not None else []
-        if level < 1:
-            queued += await _remind_overdue(
-                session, request, deadline, "remind", first, staff_chat_id, now, tz
-            )
-            level = 1
-            # The group card shows the ⏰ mark from now on (once per deadline: level 0 -> 1).
-            await cancel_pending(session, dedup_prefix=f"{_card_key(request.id)}:")
-            await _post_card(session, request, staff_chat_id, now, tz, version=f"late-{deadline}")
-        if level < 2 and due + escalate_after <= now:
-            queued += await _remind_overdue(
-                session, request, deadline, "escalate", boss, staff_chat_id, now, tz
-            )
-            level = 2
-        if deadline == "accept":
-            request.accept_alert_level = level
-        else:
-            request.done_alert_level = level
-    unrated = await session.scalars(
-        select(ServiceRequest)
-        .where(ServiceRequest.status == RequestStatus.DONE)
-        .where(ServiceRequest.rating.is_(None))
-        .where(ServiceRequest.rate_reminded_at.is_(None))
-        .where(ServiceRequest.closed_at <= now - RATING_REMINDER_AFTER)
-    )
-    for request in list(unrated):
-        queued += await _ask_rating(session, request, "reminder")
-        request.rate_reminded_at = now
-    await session.flush()
-    return queued
+    boss: list[User] | None = None
+    while True:
+        ids = list(await session.scalars(_due_ids(now)))
+        if not ids:
+            return queued
+        due = list((await session.scalars(_with_what_notices_show(ids))).unique())
+        if boss is None:
+            boss = await supervisors(session)
+        rows: list[dict[str, Any]] = []
+        late_cards: list[int] = []
+        with session.no_autoflush:  # the state changes go in with _record_scan_state
+            for request in due:
+                if request.status.is_open:
+                    work, late_card = _overdue_work(request, now, tz, staff_chat_id, boss)
+                    if late_card:
+                        late_cards.append(request.id)
+                else:
+                    work = _rating_reminder_work(request, now)
+                rows += work
+                request.next_alert_at = next_alert_at(request)
+            await _cancel_card_edits(session, late_cards)  # before the new cards go in
+            new = set(await enqueue_many(session, rows))
+            await _record_scan_state(session, due)
+        card = NotificationKind.REQUEST_STAFF_CARD
+        queued += sum(1 for row in rows if row["dedup_key"] in new and row["kind"] != card)
+        if len(ids) < SCAN_BATCH:
+            return queued
 
 
 async def scan(session: AsyncSession, now: datetime, office: OfficeSettings) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, String, UniqueConstraint, false, select
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, UniqueConstraint, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -82,7 +82,8 @@ class User(CreatedAtMixin, Base):
     display_name: Mapped[str] = mapped_column(String(200), default="")
     language: Mapped[str | None] = mapped_column(String(10))  # chosen locale; None = not chosen
     telegram_language: Mapped[str | None] = mapped_column(String(16))  # Telegram's language_code
-    role: Mapped[Role | None] = mapped_column(_enum(Role))  # None until onboarding says who
+    # None until onboarding says who; indexed: staff lists and supervisors are found by role
+    role: Mapped[Role | None] = mapped_column(_enum(Role), index=True)
     reachable: Mapped[bool] = mapped_column(default=True)  # False after 403 (blocked the bot)
     unreachable_at: Mapped[datetime | None]
     onboarded_at: Mapped[datetime | None]
@@ -118,6 +119,8 @@ class RetireeProfile(CreatedAtMixin, Base):
     """A retiree the office serves; may exist without a Telegram account (entered by staff)."""
 
     __tablename__ = "retiree_profiles"
+    # the daily over-80 scan looks only at those not flagged yet, by birthday
+    __table_args__ = (Index("ix_retiree_profiles_over_80_birthday", "over_80", "birthday"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(
@@ -127,7 +130,9 @@ class RetireeProfile(CreatedAtMixin, Base):
     phone: Mapped[str | None] = mapped_column(String(20), index=True)
     birthday: Mapped[date | None]
     birthday_is_lunar: Mapped[bool] = mapped_column(default=False)
-    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="SET NULL"))
+    grid_id: Mapped[int | None] = mapped_column(
+        ForeignKey("grids.id", ondelete="SET NULL"), index=True
+    )
     address: Mapped[str | None] = mapped_column(String(300))
     lives_alone: Mapped[bool] = mapped_column(default=False)
     over_80: Mapped[bool] = mapped_column(default=False)
@@ -150,7 +155,9 @@ class FamilyLink(CreatedAtMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     family_user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    profile_id: Mapped[int] = mapped_column(ForeignKey("retiree_profiles.id", ondelete="CASCADE"))
+    profile_id: Mapped[int] = mapped_column(
+        ForeignKey("retiree_profiles.id", ondelete="CASCADE"), index=True
+    )
     relation: Mapped[Relation] = mapped_column(_enum(Relation), default=Relation.OTHER)
     relation_note: Mapped[str | None] = mapped_column(String(50))  # the words, for OTHER
     retiree_female: Mapped[bool | None]  # the retiree is a woman (mother); None: not said

@@ -10,6 +10,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -37,7 +38,16 @@ def _pg_reachable() -> bool:
         await connection.close()
         return True
 
-    return asyncio.run(probe())
+    return _run_in_own_loop(probe())
+
+
+def _run_in_own_loop(coroutine: Any) -> Any:
+    """Session fixtures may be set up from inside a running test loop (whichever test asks
+    first): run the coroutine in a thread of its own so `asyncio.run` always works."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +62,7 @@ def pg_available() -> bool:
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Migrate once; every test copies the migrated file (fast and isolated)."""
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
-    asyncio.run(upgrade(f"sqlite+aiosqlite:///{path}"))
+    _run_in_own_loop(upgrade(f"sqlite+aiosqlite:///{path}"))
     return path
 
 
@@ -69,9 +79,9 @@ def pg_template(pg_available: bool) -> Iterator[str | None]:
         await connection.close()
         await upgrade(_pg_url(PG_TEMPLATE))
 
-    asyncio.run(create())
+    _run_in_own_loop(create())
     yield PG_TEMPLATE
-    asyncio.run(_drop_pg(PG_TEMPLATE))
+    _run_in_own_loop(_drop_pg(PG_TEMPLATE))
 
 
 def _pg_url(database: str) -> str:

@@ -12,6 +12,7 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import notification_renderers
+from handlers.script import to_reader_script
 from models.activities import (
     ActivityField,
     cancel_activity,
@@ -67,7 +68,7 @@ async def test_family_told_of_a_place_off_the_waiting_list(
     told = next(r for r in rows if r.chat_id == DAUGHTER.id)
     assert told.params["self"] is False
     text = render(told.kind, told.params, locale, i18n).text
-    assert "陈淑珍" in text and "门球友谊赛" in text
+    assert "陈淑珍" in text and to_reader_script("门球友谊赛", locale) in text
     assert {
         "zh_Hans": "有名额空出来了",
         "zh_Hant": "有名額空出來了",
@@ -91,14 +92,18 @@ async def test_family_told_when_the_activity_is_cancelled_or_moved(
     )
     [changed] = [r for r in await outbox_rows(session, "act.changed") if r.chat_id == DAUGHTER.id]
     text = render(changed.kind, changed.params, locale, i18n).text
-    assert "书法课" in text and "老干部活动中心三楼" in text and "陈淑珍" in text
+    assert (
+        to_reader_script("书法课", locale) in text
+        and "老干部活动中心三楼" in text
+        and "陈淑珍" in text
+    )
 
     await cancel_activity(session, staff, called_off.id)
     rows = await outbox_rows(session, "act.cancelled")
     assert sorted(r.chat_id for r in rows) == sorted([MOTHER.id, DAUGHTER.id])
     told = next(r for r in rows if r.chat_id == DAUGHTER.id)
     text = render(told.kind, told.params, locale, i18n).text
-    assert "中秋游园" in text and "陈淑珍" in text
+    assert to_reader_script("中秋游园", locale) in text and "陈淑珍" in text
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -125,7 +130,7 @@ async def test_reminders_reach_family_only_when_they_opted_in(
     rows = [r for r in await outbox_rows(session, "act.reminder") if r.chat_id == DAUGHTER.id]
     assert [r.params["title"] for r in rows] == ["合唱团"]
     text = render(rows[0].kind, rows[0].params, locale, i18n).text
-    assert "合唱团" in text and "陈淑珍" in text
+    assert to_reader_script("合唱团", locale) in text and "陈淑珍" in text
 
 
 async def test_a_family_member_hears_of_the_promotion_through_the_conversation(

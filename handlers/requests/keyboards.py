@@ -128,12 +128,19 @@ def skip_comment_keyboard(request_id: int) -> InlineKeyboardMarkup:
 
 
 def my_list_keyboard(items: list[tuple[int, str]]) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for request_id, label in items:
-        builder.button(
-            text=label, callback_data=MineCb(action=MineAction.OPEN, request_id=request_id)
-        )
-    return one_per_row(builder)
+    # Built directly: aiogram's builder copies the keyboard for every button it adds, which
+    # costs more than the rest of the screen for a list (bench/queue.py measures both).
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=label,
+                    callback_data=MineCb(action=MineAction.OPEN, request_id=request_id).pack(),
+                )
+            ]
+            for request_id, label in items
+        ]
+    )
 
 
 def my_request_keyboard(request_id: int, *, rate: bool, cancel: bool) -> InlineKeyboardMarkup:
@@ -248,18 +255,25 @@ def open_in_queue_keyboard(request_id: int) -> InlineKeyboardMarkup:
 
 
 def queue_keyboard(items: list[tuple[int, str]]) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for value, label in (
-        (QueueFilter.MINE, _("Mine")),
-        (QueueFilter.GRIDS, _("My grids")),
-        (QueueFilter.UNASSIGNED, _("Unassigned")),
-        (QueueFilter.OVERDUE, "⏰ " + _("Overdue")),
-        (QueueFilter.ALL, _("All open")),
-    ):
-        builder.button(text=label, callback_data=QueueCb(view=value))
-    for request_id, label in items:
-        builder.button(
-            text=label, callback_data=StaffCb(action=StaffAction.OPEN, request_id=request_id)
+    """The filters (3 and 2 a row), then one request a row. Built directly, not with the
+    builder, which copies the keyboard for every button (bench/queue.py measures both)."""
+    filters = [
+        InlineKeyboardButton(text=label, callback_data=QueueCb(view=value).pack())
+        for value, label in (
+            (QueueFilter.MINE, _("Mine")),
+            (QueueFilter.GRIDS, _("My grids")),
+            (QueueFilter.UNASSIGNED, _("Unassigned")),
+            (QueueFilter.OVERDUE, "⏰ " + _("Overdue")),
+            (QueueFilter.ALL, _("All open")),
         )
-    builder.adjust(3, 2, *([1] * len(items)))
-    return builder.as_markup()
+    ]
+    requests = [
+        [
+            InlineKeyboardButton(
+                text=label,
+                callback_data=StaffCb(action=StaffAction.OPEN, request_id=request_id).pack(),
+            )
+        ]
+        for request_id, label in items
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[filters[:3], filters[3:], *requests])
