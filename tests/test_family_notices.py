@@ -94,7 +94,7 @@ async def test_family_told_when_the_activity_is_cancelled_or_moved(
     text = render(changed.kind, changed.params, locale, i18n).text
     assert (
         to_reader_script("书法课", locale) in text
-        and "老干部活动中心三楼" in text
+        and to_reader_script("老干部活动中心三楼", locale) in text
         and "陈淑珍" in text
     )
 
