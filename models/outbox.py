@@ -189,9 +189,16 @@ async def claim_due(
     table without ever claiming the same row or two rows of one chat; on SQLite there is one
     sender (BEGIN IMMEDIATE serialises writers anyway)."""
     now = now or utcnow()
+    # First the candidates, without locks: each chat's next row in queue order, where the chat
+    # may take one now. Then those rows are locked and claimed if still pending (another sender
+    # may have taken one meanwhile: skipped). Two plain steps keep the plan simple whatever the
+    # table's statistics say (one statement with the window in a semi-join was planned as a
+    # nested loop, quadratic in the backlog, on a freshly filled table).
     queued = (
         select(
             OutboxMessage.id,
+            OutboxMessage.chat_id,
+            OutboxMessage.due_at,
             OutboxMessage.retry_at,
             func.row_number()
             .over(
@@ -203,22 +210,28 @@ async def claim_due(
         .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.due_at <= now)
         .subquery()
     )
-    next_in_chat = select(queued.c.id).where(
-        queued.c.place == 1, or_(queued.c.retry_at.is_(None), queued.c.retry_at <= now)
-    )
     conditions = [
-        OutboxMessage.id.in_(next_in_chat),
-        OutboxMessage.status == OutboxStatus.PENDING,
-        OutboxMessage.chat_id.not_in(_sending_chats()),
-        OutboxMessage.chat_id.not_in(_recent_chats(now, private_spacing, group_spacing)),
+        queued.c.place == 1,
+        or_(queued.c.retry_at.is_(None), queued.c.retry_at <= now),
+        queued.c.chat_id.not_in(_sending_chats()),
+        queued.c.chat_id.not_in(_recent_chats(now, private_spacing, group_spacing)),
     ]
     if skip_chats:
-        conditions.append(OutboxMessage.chat_id.not_in(list(skip_chats)))
+        conditions.append(queued.c.chat_id.not_in(list(skip_chats)))
+    candidates = list(
+        await session.scalars(
+            select(queued.c.id)
+            .where(*conditions)
+            .order_by(queued.c.due_at, queued.c.id)
+            .limit(limit)
+        )
+    )
+    if not candidates:
+        return []
     statement = (
         select(OutboxMessage)
-        .where(*conditions)
+        .where(OutboxMessage.id.in_(candidates), OutboxMessage.status == OutboxStatus.PENDING)
         .order_by(OutboxMessage.due_at, OutboxMessage.id)
-        .limit(limit)
         .execution_options(populate_existing=True)
     )
     if session.get_bind().dialect.name == "postgresql":

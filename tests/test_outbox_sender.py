@@ -646,8 +646,9 @@ async def test_global_rate_limit_spaces_requests(
     # Several requests in flight, each in its own slot of the bucket: 0.1 s apart, no drift.
     # (each reserved its slot at once, so each waited for its own: 0.1 s apart, no drift; on
     # PostgreSQL the shared bucket also sees the real milliseconds between the reservations)
+    # (exact slots: tests/test_outbox_delivery.py::test_the_rate_bucket_is_shared)
     waits = fake_time.sleeps
-    assert len(waits) == 4 and sorted(waits) == waits and 0.25 < waits[-1] <= 0.4 + 1e-9
+    assert len(waits) == 4 and 0.2 < max(waits) <= 0.4 + 1e-9
 
 
 async def test_one_message_per_second_per_chat(
