@@ -18,6 +18,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.forms import StepContext
+from handlers.ids import Id
 from handlers.menu import MenuButton, menu_item
 from handlers.notifications import Rendered, Renderer
 from handlers.onboarding.family_link import start_link_form
@@ -36,7 +37,7 @@ class LinkAction(enum.StrEnum):
 
 class LinkDecision(CallbackData, prefix="fl"):
     action: LinkAction
-    link_id: int
+    link_id: Id
 
 
 class FamilyMenuAction(enum.StrEnum):
