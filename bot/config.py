@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     outbox_request_timeout: float = Field(default=5.0, gt=0, le=60)
     # Requests in flight at once (never two to one chat): enough to keep the rate with a slow
     # round trip or a hung request.
-    outbox_concurrency: int = Field(default=8, ge=1, le=100)
+    outbox_concurrency: int = Field(default=16, ge=1, le=100)
     throttle_seconds: float = Field(default=0.3, ge=0)
     # Hours before an activity at which participants are reminded ("24,2").
     activity_reminder_hours: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [24, 2])

@@ -45,6 +45,7 @@ request's answer is lost on the way back (a timeout or reset after Telegram took
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import socket
@@ -161,6 +162,7 @@ class _LocalBucket:
         self.tat = 0.0
 
     async def reserve(self) -> float:
+        """Seconds until the next slot."""
         now = self.clock()
         slot = max(self.tat, now)
         self.tat = slot + self.interval
@@ -169,28 +171,42 @@ class _LocalBucket:
 
 class _SharedBucket:
     """The token bucket in the database (`outbox_rate`), one per bot: every sender takes its
-    slots from it, so the rate holds for all of them together."""
+    slots from it, so the rate holds for all of them together. Slots are taken a few at a time
+    (a tenth of a second's worth) to spare the database a transaction per message; a slot left
+    unused until it is past is dropped, never caught up in a burst. Slots are wall-clock
+    seconds, the same for every sender."""
 
     def __init__(
         self,
         name: str,
         interval: float,
+        batch: int,
         sessionmaker: async_sessionmaker[AsyncSession],
         wall: Callable[[], datetime],
     ) -> None:
         self.name = name
         self.interval = interval
+        self.batch = batch
         self.sessionmaker = sessionmaker
         self.wall = wall
+        self._slots: collections.deque[float] = collections.deque()
+        self._lock = asyncio.Lock()
 
     async def reserve(self) -> float:
-        async with self.sessionmaker() as session:
-            await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            wait = await outbox.reserve_send_slot(
-                session, self.name, interval=self.interval, now=self.wall().timestamp()
-            )
-            await session.commit()
-        return wait
+        """Seconds until this request's slot."""
+        async with self._lock:
+            now = self.wall().timestamp()
+            while self._slots and self._slots[0] < now - self.interval:
+                self._slots.popleft()
+            if not self._slots:
+                async with self.sessionmaker() as session:
+                    await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+                    wait = await outbox.reserve_send_slot(
+                        session, self.name, interval=self.interval, now=now, count=self.batch
+                    )
+                    await session.commit()
+                self._slots.extend(now + wait + i * self.interval for i in range(self.batch))
+            return max(0.0, self._slots.popleft() - self.wall().timestamp())
 
 
 class OutboxSender:
@@ -242,9 +258,12 @@ class OutboxSender:
         self._bucket: _LocalBucket | _SharedBucket | None = None
         self._stop: asyncio.Event | None = None
         self._outage: _Outage | None = None
+        self._failed_in_a_row = 0  # requests without an answer since the last answer
         self._wake = asyncio.Event()
         self._chat_ready: dict[int, float] = {}  # local hint: when a chat may take its next
         self._unrecorded: list[tuple[OutboxMessage, _Outcome, str]] = []
+        self._to_record: list[tuple[OutboxMessage, _Outcome, str, asyncio.Future[None]]] = []
+        self._recording = False
         self.outages = 0  # how many outages this sender went through (for benchmarks)
 
     # -- time ------------------------------------------------------------------------------
@@ -291,7 +310,7 @@ class OutboxSender:
             while not stop.is_set():
                 try:
                     await self._housekeeping()
-                    more = await self._step(tasks)
+                    await self._step(tasks)
                     failures = 0
                 except Exception as exc:  # the database went away: wait and try again
                     failures += 1
@@ -301,7 +320,7 @@ class OutboxSender:
                     )
                     await self._idle(stop, delay)
                     continue
-                if not more and not stop.is_set():
+                if not stop.is_set():  # until a request finishes, a chat is free or a poll
                     await self._idle(stop, self._idle_delay(), wake=bool(tasks))
         finally:
             if tasks:
@@ -309,8 +328,9 @@ class OutboxSender:
             await self._shutdown()
         log.info("Outbox sender %s stopped", self.sender_id)
 
-    async def _step(self, tasks: set[asyncio.Task[None]]) -> bool:
-        """Start requests for newly claimed rows; True if there may be more to claim now."""
+    async def _step(self, tasks: set[asyncio.Task[None]]) -> None:
+        """Claim rows for the free places in flight (in batches: half the places at least) and
+        start their requests; during an outage, one probe when its pause is over."""
         self._wake.clear()  # a request finishing from here on wakes the idle wait
         tasks.difference_update({task for task in tasks if task.done()})
         probe = self._outage is not None
@@ -318,12 +338,12 @@ class OutboxSender:
             # One probe at a time, after the pause: a failed probe doubles the pause.
             assert self._outage is not None
             if tasks or self._clock() < self._outage.resume_at:
-                return False
+                return
             limit = 1
         else:
             limit = self._concurrency - len(tasks)
-            if limit <= 0 or (tasks and limit < max(1, self._concurrency // 4)):
-                return False
+            if limit <= 0 or (tasks and limit < max(1, self._concurrency // 2)):
+                return
         rows, users = await self._claim(limit)
         for row in rows:
             task = asyncio.create_task(
@@ -331,7 +351,6 @@ class OutboxSender:
             )
             task.add_done_callback(lambda _task: self._wake.set())
             tasks.add(task)
-        return False
 
     def _idle_delay(self) -> float:
         now = self._clock()
@@ -384,8 +403,9 @@ class OutboxSender:
         self._renewed(started)
         if self._shared:
             bot_id = self.bot.token.split(":", 1)[0] if self.bot.token else "bot"
+            batch = max(1, min(self._concurrency, round(0.1 / self._interval)))
             self._bucket = _SharedBucket(
-                f"bot:{bot_id}", self._interval, self.sessionmaker, self._now
+                f"bot:{bot_id}", self._interval, batch, self.sessionmaker, self._now
             )
         else:
             self._bucket = _LocalBucket(self._interval, self._clock)
@@ -612,23 +632,33 @@ class OutboxSender:
         try:
             message_id = await self._send(row.chat_id, rendered)
         except TelegramRetryAfter as exc:
+            self._answered()
             self._pause_chat(row.chat_id, float(exc.retry_after))
             return _Retry(float(exc.retry_after), self._safe(exc))
         except (TelegramBadRequest, TelegramForbiddenError, TelegramEntityTooLarge) as exc:
+            self._answered()
             log.warning("Outbox: rejected %s: %s", context, self._safe(exc))
             return _Failed(self._safe(exc))
         except (TelegramAPIError, OSError, TimeoutError) as exc:
             return self._no_answer(row, exc, started)
+        self._answered()
         return _Sent(message_id)
 
     def _no_answer(self, row: OutboxMessage, exc: Exception, started: float) -> _Outcome:
         """A request that got no usable answer: the row goes back in its place (no attempt
-        used) and the sender pauses."""
+        used; its chat waits). One such failure among answers is a hiccup; a second one with no
+        answer in between is an outage: the sender pauses."""
         error = self._safe(exc)
         now = self._clock()
+        self._failed_in_a_row += 1
         outage = self._outage
+        if outage is None and self._failed_in_a_row < 2:
+            log.info("Outbox: no answer for %s (%s); it waits its turn", row.id, error)
+            self._pause_chat(row.chat_id, BACKOFF_BASE)
+            return _Retry(BACKOFF_BASE, error, count_attempt=False)
         if outage is None:
             self._outage = _Outage(now, error)
+            self._outage.failures = self._failed_in_a_row
             self.outages += 1
             log.warning(
                 "Outbox: Telegram is not answering (%s): delivery paused, trying again with a "
@@ -647,6 +677,7 @@ class OutboxSender:
 
     def _answered(self) -> None:
         """Telegram answered (whatever it said): an outage is over."""
+        self._failed_in_a_row = 0
         outage = self._outage
         if outage is None:
             return
@@ -659,50 +690,80 @@ class OutboxSender:
         )
 
     async def _wait_for_slot(self, probe: bool) -> bool:
-        """Wait for this request's slot of the rate; False if it must not start after all."""
+        """Wait for this request's slot of the rate; False if it must not start after all.
+        Slots come from the bucket, not from the moment the request is ready, so time lost
+        oversleeping is not lost from the rate."""
         if not self._may_start(probe):
             return False
         assert self._bucket is not None
         wait = await self._bucket.reserve()
         if wait > 0:
-            stop = self._stop or asyncio.Event()
-            await self._idle(stop, wait)
+            await self._idle(self._stop or asyncio.Event(), wait)
         return self._may_start(probe)
 
     async def _record(self, row: OutboxMessage, outcome: _Outcome, context: str) -> None:
+        """Record one outcome. Outcomes arriving while a transaction is being written go into
+        the next one together (a group commit): one transaction for many messages when busy,
+        no waiting when not. Raises if the transaction that carried it failed."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._to_record.append((row, outcome, context, done))
+        if not self._recording:
+            self._recording = True
+            try:
+                while self._to_record:
+                    batch, self._to_record = self._to_record, []
+                    try:
+                        await self._write(batch)
+                    except Exception as exc:
+                        for *_rest, future in batch:
+                            if not future.done():
+                                future.set_exception(exc)
+                    else:
+                        for *_rest, future in batch:
+                            if not future.done():
+                                future.set_result(None)
+            finally:
+                self._recording = False
+        await done
+
+    async def _write(self, batch: list[tuple[OutboxMessage, _Outcome, str, Any]]) -> None:
         now = self._now()
         async with self.sessionmaker() as session:
             if session.get_bind().dialect.name == "postgresql":
                 # Do not wait for the disk on each message: if the database server itself
                 # crashed in the next moment, the worst case is a message sent twice.
                 await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            if isinstance(outcome, _Sent):
-                await outbox.mark_sent(
-                    session, row.id, telegram_message_id=outcome.message_id, now=now
-                )
-            elif isinstance(outcome, _Failed):
-                if outcome.unreachable_user_id is not None:
-                    await outbox.mark_user_unreachable(
-                        session, outcome.unreachable_user_id, now=now
-                    )
-                    log.info("Outbox: user %s marked unreachable", outcome.unreachable_user_id)
-                await outbox.mark_failed(
-                    session, row.id, error=outcome.error, count_attempt=outcome.count_attempt
-                )
-            elif isinstance(outcome, _Retry):
-                later = None if outcome.delay is None else now + timedelta(seconds=outcome.delay)
-                await outbox.mark_retry(
-                    session,
-                    row.id,
-                    retry_at=None if outcome.behind else later,
-                    due_at=later if outcome.behind else None,
-                    error=outcome.error,
-                    count_attempt=outcome.count_attempt,
-                    chat_id=outcome.chat_id,
-                )
+            for row, outcome, _context, _done in batch:
+                await self._apply(session, row, outcome, now)
             await session.commit()
+        for _row, outcome, context, _done in batch:
+            if isinstance(outcome, _Sent):
+                log.debug("Outbox: sent %s", context)
+
+    @staticmethod
+    async def _apply(
+        session: AsyncSession, row: OutboxMessage, outcome: _Outcome, now: datetime
+    ) -> None:
         if isinstance(outcome, _Sent):
-            log.debug("Outbox: sent %s", context)
+            await outbox.mark_sent(session, row.id, telegram_message_id=outcome.message_id, now=now)
+        elif isinstance(outcome, _Failed):
+            if outcome.unreachable_user_id is not None:
+                await outbox.mark_user_unreachable(session, outcome.unreachable_user_id, now=now)
+                log.info("Outbox: user %s marked unreachable", outcome.unreachable_user_id)
+            await outbox.mark_failed(
+                session, row.id, error=outcome.error, count_attempt=outcome.count_attempt
+            )
+        elif isinstance(outcome, _Retry):
+            later = None if outcome.delay is None else now + timedelta(seconds=outcome.delay)
+            await outbox.mark_retry(
+                session,
+                row.id,
+                retry_at=None if outcome.behind else later,
+                due_at=later if outcome.behind else None,
+                error=outcome.error,
+                count_attempt=outcome.count_attempt,
+                chat_id=outcome.chat_id,
+            )
 
     # -- Telegram ------------------------------------------------------------------------
     async def _send(self, chat_id: int, rendered: Rendered) -> int | None:

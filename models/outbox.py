@@ -223,7 +223,7 @@ async def claim_due(
             select(queued.c.id)
             .where(*conditions)
             .order_by(queued.c.due_at, queued.c.id)
-            .limit(limit)
+            .limit(limit * 2 + 10)  # senders claiming at once split these (SKIP LOCKED)
         )
     )
     if not candidates:
@@ -232,6 +232,7 @@ async def claim_due(
         select(OutboxMessage)
         .where(OutboxMessage.id.in_(candidates), OutboxMessage.status == OutboxStatus.PENDING)
         .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        .limit(limit)
         .execution_options(populate_existing=True)
     )
     if session.get_bind().dialect.name == "postgresql":
