@@ -78,6 +78,32 @@ async def migrate_or_exit(database_url: str) -> None:
         ) from None
 
 
+REDIS_CHECK_TIMEOUT = 5.0
+
+
+async def check_redis_or_exit(redis_url: str) -> None:
+    """REDIS_URL must answer at start, like the database: otherwise the program stops with one
+    line (never the URL, which may hold a password) instead of failing every update."""
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    try:
+        client = Redis.from_url(
+            redis_url,
+            socket_connect_timeout=REDIS_CHECK_TIMEOUT,
+            socket_timeout=REDIS_CHECK_TIMEOUT,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"Invalid setting REDIS_URL: {exc}") from None
+    try:
+        await client.ping()
+    except (RedisError, OSError, TimeoutError) as exc:
+        reason = (str(exc).strip().splitlines() or [""])[0].replace(redis_url, "REDIS_URL")
+        raise SystemExit(f"Cannot use Redis (REDIS_URL): {type(exc).__name__}: {reason}") from None
+    finally:
+        await client.aclose()
+
+
 async def _retry(
     what: str, call: Callable[[], Awaitable[T]], stop: asyncio.Event
 ) -> tuple[bool, T | None]:
@@ -284,6 +310,8 @@ async def run_bot(
     stop = stop or asyncio.Event()
     if migrate:
         await migrate_or_exit(settings.database_url)
+    if settings.redis_url:
+        await check_redis_or_exit(settings.redis_url)
     i18n = create_i18n(settings.default_locale)
     runtime = _Runtime(settings)
     bot = create_bot(settings, token, session=session)

@@ -6,6 +6,7 @@ never a traceback: the person starting the bot is often an office clerk, not a d
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -45,9 +46,18 @@ class Settings(BaseSettings):
     staff_chat_id: int | None = None
     # The office's phone number, given in ❓ Help for those who would rather call.
     office_phone: str | None = Field(default=None, max_length=40)
-    # Outbox sender: stay well below Telegram's ~30 messages per second.
+    # Outbox sender: stay well below Telegram's ~30 messages per second (one rate for all
+    # senders of the bot together).
     outbox_rate_per_second: float = Field(default=20.0, gt=0)
-    outbox_max_attempts: int = Field(default=8, ge=1)
+    # A message not delivered this long after it was due is given up (an outage never uses up
+    # a message: only its age, a 400 or a 403 do). Per kind, in hours: "act.changed=12,...".
+    outbox_expiry_days: float = Field(default=3.0, gt=0)
+    outbox_expiry_hours_by_kind: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
+    # A request Telegram does not answer in this many seconds is abandoned (and retried).
+    outbox_request_timeout: float = Field(default=5.0, gt=0, le=60)
+    # Requests in flight at once (never two to one chat): enough to keep the rate with a slow
+    # round trip or a hung request.
+    outbox_concurrency: int = Field(default=16, ge=1, le=100)
     throttle_seconds: float = Field(default=0.3, ge=0)
     # Hours before an activity at which participants are reminded ("24,2").
     activity_reminder_hours: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [24, 2])
@@ -61,6 +71,40 @@ class Settings(BaseSettings):
         if isinstance(value, int):
             return [value]
         return value
+
+    @field_validator("outbox_expiry_hours_by_kind", mode="before")
+    @classmethod
+    def _kind_hours(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        hours: dict[str, float] = {}
+        for part in filter(None, (p.strip() for p in value.replace(";", ",").split(","))):
+            kind, _, raw = part.partition("=")
+            try:
+                hours[kind.strip()] = float(raw)
+            except ValueError:
+                raise ValueError(f"use kind=hours, e.g. act.changed=12 (not {part!r})") from None
+        return hours
+
+    @field_validator("outbox_expiry_hours_by_kind")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, float]) -> dict[str, float]:
+        from models.notification_kinds import NotificationKind
+
+        known = {kind.value for kind in NotificationKind}
+        for kind, hours in value.items():
+            if kind not in known:
+                raise ValueError(f"unknown notification kind {kind!r}")
+            if hours <= 0:
+                raise ValueError(f"hours for {kind} must be more than 0")
+        return value
+
+    def outbox_expiry(self, kind: str) -> timedelta:
+        """How long after it was due a message of `kind` may still be delivered."""
+        hours = self.outbox_expiry_hours_by_kind.get(kind)
+        return (
+            timedelta(hours=hours) if hours is not None else timedelta(days=self.outbox_expiry_days)
+        )
 
     @field_validator("timezone")
     @classmethod

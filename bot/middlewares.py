@@ -87,15 +87,37 @@ class CurrentUserMiddleware(BaseMiddleware):
 
 
 class ThrottlingMiddleware(BaseMiddleware):
-    """Drops messages and button presses that come faster than `rate` seconds apart from one
-    person (a stuck finger, a double tap). The first dropped one in a burst gets a short hint;
-    a dropped button press is still answered so the spinner stops."""
+    """Drops a double tap: a message or button press from one person that arrives less than
+    `rate` seconds after their previous one, live. The first dropped one in a burst gets a short
+    hint; a dropped button press is still answered so the spinner stops.
 
-    def __init__(self, rate: float, hint: Callable[[], str]) -> None:
+    A backlog is not a double tap. Messages that waited for the bot (sent before this process
+    started, or more than `BACKLOG_SECONDS` before they reached it: typed while the bot was down,
+    or arriving together in one getUpdates batch) and messages whose Telegram dates are more
+    than a second apart (typed seconds apart, however close they arrive) are each handled, in
+    order."""
+
+    BACKLOG_SECONDS = 2.0
+
+    def __init__(
+        self,
+        rate: float,
+        hint: Callable[[], str],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self.rate = rate
         self.hint = hint
-        self._last: dict[int, float] = {}
+        self._clock = clock
+        self._wall = wall
+        self._started = wall()
+        self._last: dict[int, tuple[float, float | None]] = {}  # arrival, message date
         self._warned: set[int] = set()
+
+    def _backlog(self, sent: float) -> bool:
+        # Dates are whole seconds: a message sent in the second the bot started is not backlog.
+        return sent < int(self._started) or self._wall() - sent > self.BACKLOG_SECONDS
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         telegram_user: TelegramUser | None = data.get("event_from_user")
@@ -103,20 +125,24 @@ class ThrottlingMiddleware(BaseMiddleware):
             return await handler(event, data)
         if isinstance(event, Message) and event.media_group_id:
             return await handler(event, data)  # an album arrives as several messages at once
-        now = time.monotonic()
-        last = self._last.get(telegram_user.id)
-        self._last[telegram_user.id] = now
-        if last is not None and now - last < self.rate:
-            if isinstance(event, CallbackQuery):
-                await event.answer()
-            elif isinstance(event, Message) and telegram_user.id not in self._warned:
-                self._warned.add(telegram_user.id)
-                await event.answer(self.hint())
-            return None
+        now = self._clock()
+        sent = event.date.timestamp() if isinstance(event, Message) else None
+        previous = self._last.get(telegram_user.id)
+        self._last[telegram_user.id] = (now, sent)
+        if previous is not None and now - previous[0] < self.rate:
+            last_sent = previous[1]
+            typed_apart = sent is not None and last_sent is not None and sent - last_sent > 1
+            if not typed_apart and not (sent is not None and self._backlog(sent)):
+                if isinstance(event, CallbackQuery):
+                    await event.answer()
+                elif isinstance(event, Message) and telegram_user.id not in self._warned:
+                    self._warned.add(telegram_user.id)
+                    await event.answer(self.hint())
+                return None
         self._warned.discard(telegram_user.id)
         if len(self._last) > 10_000:  # keep memory bounded on a busy office bot
             cutoff = now - 60
-            self._last = {k: v for k, v in self._last.items() if v > cutoff}
+            self._last = {k: v for k, v in self._last.items() if v[0] > cutoff}
         return await handler(event, data)
 
 

@@ -14,8 +14,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
+from aiogram.methods import TelegramMethod
+from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
+from pydantic import ValidationError
 
 from bot.config import Settings
 
@@ -58,6 +61,34 @@ class WebhookHandler(SimpleRequestHandler):
         if not ok:
             log.warning("webhook request with a missing or wrong secret token refused")
         return ok
+
+    async def _handle_request_background(self, bot: Bot, request: web.Request) -> web.Response:
+        """Telegram gets its answer at once; the update is handled in the background. A body
+        that is not an Update (empty, not JSON, the wrong shape) is refused with 400 and one
+        log line, before any task is started for it."""
+        try:
+            raw = await request.json(loads=bot.session.json_loads)
+            update = Update.model_validate(raw, context={"bot": bot})
+        except (ValueError, TypeError, ValidationError) as exc:
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "empty"
+            log.warning(
+                "webhook request refused: the body is not a Telegram update (%s: %s)",
+                type(exc).__name__,
+                reason,
+            )
+            return web.json_response({"ok": False, "description": "not an update"}, status=400)
+        task = asyncio.create_task(self._feed(bot, update))
+        self._background_feed_update_tasks.add(task)
+        task.add_done_callback(self._background_feed_update_tasks.discard)
+        return web.json_response({}, dumps=bot.session.json_dumps)
+
+    async def _feed(self, bot: Bot, update: Update) -> None:
+        try:
+            result = await self.dispatcher.feed_update(bot, update, **self.data)
+            if isinstance(result, TelegramMethod):
+                await self.dispatcher.silent_call_request(bot=bot, result=result)
+        except Exception:  # the error handlers ran already; never an unretrieved exception
+            log.exception("webhook update %s failed", update.update_id)
 
     async def wait_in_hand(self, timeout: float = 30.0) -> None:
         tasks = set(self._background_feed_update_tasks)

@@ -19,6 +19,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.forms import StepContext
+from handlers.ids import Id
 from handlers.menu import MenuButton, menu_item
 from handlers.notifications import Rendered, Renderer
 from handlers.onboarding.family_link import start_link_form
@@ -38,7 +39,7 @@ class LinkAction(enum.StrEnum):
 
 class LinkDecision(CallbackData, prefix="fl"):
     action: LinkAction
-    link_id: int
+    link_id: Id
 
 
 class FamilyMenuAction(enum.StrEnum):
@@ -49,7 +50,7 @@ class FamilyMenuAction(enum.StrEnum):
 
 class FamilyMenu(CallbackData, prefix="fm"):
     action: FamilyMenuAction
-    link_id: int = 0  # for the reminder switches
+    link_id: Id = 0  # for the reminder switches
 
 
 # -- "My family" -------------------------------------------------------------------------------

@@ -12,7 +12,20 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, func, or_, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -26,7 +39,7 @@ class OutboxStatus(enum.StrEnum):
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"
-    FAILED = "failed"  # permanent: 400, 403 or attempts exhausted
+    FAILED = "failed"  # permanent: 400, 403, or past its expiry
     CANCELLED = "cancelled"
 
 
@@ -45,7 +58,11 @@ class OutboxMessage(CreatedAtMixin, Base):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     locked_at: Mapped[datetime | None]  # when a sender claimed it (status SENDING)
-    sent_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))  # that sender (outbox_senders)
+    # Not to be tried before (after a 429 or a failed request): the row keeps its place, its
+    # chat's later rows wait behind it.
+    retry_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     broadcast_id: Mapped[int | None] = mapped_column(index=True)
     # The dedup_key of the earlier row whose sent message this row edits in place (the staff
@@ -98,9 +115,15 @@ async def enqueue(
 # -- operations for the sender (bot/sender.py) -------------------------------------------------
 # The sender claims due rows (PENDING -> SENDING, committed at once), talks to Telegram outside
 # any transaction, then records the outcome of each row in a short transaction of its own. A row
-# left SENDING by a crash is put back to PENDING by `resume_stale` and sent again (at least once).
+# left SENDING by a sender that died is put back to PENDING when that sender's lease lapses
+# (`reclaim_orphans`) and sent again: at least once, a duplicate only when the sender died
+# between Telegram's answer and the commit of the outcome.
 
-STALE_AFTER = timedelta(minutes=5)
+# How long a sender's lease lasts without renewal (a crashed sender's rows wait this long on
+# PostgreSQL; the sender renews it every few seconds).
+STALE_AFTER = timedelta(seconds=15)
+PRIVATE_SPACING = timedelta(seconds=1)  # Telegram: about one message a second to a chat
+GROUP_SPACING = timedelta(seconds=3)  # and about 20 a minute to a group
 UNREACHABLE_ERROR = "recipient unreachable: they blocked the bot (until they /start again)"
 
 
@@ -127,9 +150,22 @@ async def enqueue_to(
 
 
 def _sending_chats() -> Any:
-    """Chats with a message in flight: their next message waits, so each chat gets its
-    messages in order even when several senders share the table."""
+    """Chats with a message in flight (by any sender): their next message waits, so each chat
+    gets its messages in order and never two requests at once."""
     return select(OutboxMessage.chat_id).where(OutboxMessage.status == OutboxStatus.SENDING)
+
+
+def _recent_chats(now: datetime, private: timedelta, group: timedelta) -> Any:
+    """Chats written to less than `private` (a person) or `group` (a group: negative id) ago,
+    by any sender: Telegram allows about one message a second to a chat, 20 a minute to a
+    group."""
+    return select(OutboxMessage.chat_id).where(
+        OutboxMessage.sent_at > now - max(private, group),
+        or_(
+            and_(OutboxMessage.chat_id > 0, OutboxMessage.sent_at > now - private),
+            and_(OutboxMessage.chat_id < 0, OutboxMessage.sent_at > now - group),
+        ),
+    )
 
 
 async def claim_due(
@@ -138,25 +174,32 @@ async def claim_due(
     now: datetime | None = None,
     limit: int = 100,
     skip_chats: Collection[int] = (),
+    sender_id: str | None = None,
+    private_spacing: timedelta = PRIVATE_SPACING,
+    group_spacing: timedelta = GROUP_SPACING,
 ) -> list[OutboxMessage]:
-    """Claim up to `limit` due rows, the earliest due first and at most one per chat (the
-    chat's earliest), skipping chats that already have a row in flight or are paused
-    (`skip_chats`). Claimed rows become SENDING with `locked_at`; the caller commits at once.
+    """Claim up to `limit` due rows for `sender_id`, the earliest due first and at most one
+    per chat: the chat's next row in queue order (`due_at`, then id). A chat is skipped while
+    that row waits (`retry_at`: after a 429 or a failed request it keeps its place and the
+    chat's later rows wait behind it), while the chat has a row in flight, while it was written
+    to within its spacing, or when it is in `skip_chats`. Claimed rows become SENDING with
+    `locked_at` and `claimed_by`; the caller commits at once.
 
     On PostgreSQL the rows are locked with FOR UPDATE SKIP LOCKED, so several senders share the
-    table without ever claiming the same row; on SQLite there is one sender (BEGIN IMMEDIATE
-    serialises writers anyway)."""
+    table without ever claiming the same row or two rows of one chat; on SQLite there is one
+    sender (BEGIN IMMEDIATE serialises writers anyway)."""
     now = now or utcnow()
-    conditions = [
-        OutboxMessage.status == OutboxStatus.PENDING,
-        OutboxMessage.due_at <= now,
-        OutboxMessage.chat_id.not_in(_sending_chats()),
-    ]
-    if skip_chats:
-        conditions.append(OutboxMessage.chat_id.not_in(list(skip_chats)))
-    first_per_chat = (
+    # First the candidates, without locks: each chat's next row in queue order, where the chat
+    # may take one now. Then those rows are locked and claimed if still pending (another sender
+    # may have taken one meanwhile: skipped). Two plain steps keep the plan simple whatever the
+    # table's statistics say (one statement with the window in a semi-join was planned as a
+    # nested loop, quadratic in the backlog, on a freshly filled table).
+    queued = (
         select(
             OutboxMessage.id,
+            OutboxMessage.chat_id,
+            OutboxMessage.due_at,
+            OutboxMessage.retry_at,
             func.row_number()
             .over(
                 partition_by=OutboxMessage.chat_id,
@@ -164,13 +207,30 @@ async def claim_due(
             )
             .label("place"),
         )
-        .where(*conditions)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.due_at <= now)
         .subquery()
     )
+    conditions = [
+        queued.c.place == 1,
+        or_(queued.c.retry_at.is_(None), queued.c.retry_at <= now),
+        queued.c.chat_id.not_in(_sending_chats()),
+        queued.c.chat_id.not_in(_recent_chats(now, private_spacing, group_spacing)),
+    ]
+    if skip_chats:
+        conditions.append(queued.c.chat_id.not_in(list(skip_chats)))
+    candidates = list(
+        await session.scalars(
+            select(queued.c.id)
+            .where(*conditions)
+            .order_by(queued.c.due_at, queued.c.id)
+            .limit(limit * 2 + 10)  # senders claiming at once split these (SKIP LOCKED)
+        )
+    )
+    if not candidates:
+        return []
     statement = (
         select(OutboxMessage)
-        .where(OutboxMessage.id.in_(select(first_per_chat.c.id).where(first_per_chat.c.place == 1)))
-        .where(OutboxMessage.status == OutboxStatus.PENDING)
+        .where(OutboxMessage.id.in_(candidates), OutboxMessage.status == OutboxStatus.PENDING)
         .order_by(OutboxMessage.due_at, OutboxMessage.id)
         .limit(limit)
         .execution_options(populate_existing=True)
@@ -181,6 +241,7 @@ async def claim_due(
     for row in rows:
         row.status = OutboxStatus.SENDING
         row.locked_at = now
+        row.claimed_by = sender_id
     await session.flush()
     return rows
 
@@ -194,6 +255,9 @@ async def _update_row(session: AsyncSession, row_id: int, **values: Any) -> None
     )
 
 
+_UNCLAIMED: dict[str, Any] = {"locked_at": None, "claimed_by": None}
+
+
 async def mark_sent(
     session: AsyncSession,
     row_id: int,
@@ -201,7 +265,7 @@ async def mark_sent(
     telegram_message_id: int | None,
     now: datetime | None = None,
 ) -> None:
-    """Telegram accepted the message (or the edit)."""
+    """Telegram accepted the message (or the edit). `sent_at` also spaces the chat's next."""
     await _update_row(
         session,
         row_id,
@@ -209,19 +273,20 @@ async def mark_sent(
         sent_at=now or utcnow(),
         telegram_message_id=telegram_message_id,
         attempts=OutboxMessage.attempts + 1,
-        locked_at=None,
         last_error=None,
+        retry_at=None,
+        **_UNCLAIMED,
     )
 
 
 async def mark_failed(
     session: AsyncSession, row_id: int, *, error: str, count_attempt: bool = True
 ) -> None:
-    """Give up on the row for good (400, 403, unknown kind, attempts exhausted)."""
+    """Give up on the row for good (400, 403, unknown kind, past its expiry)."""
     values: dict[str, Any] = {
         "status": OutboxStatus.FAILED,
         "last_error": error[:2000],
-        "locked_at": None,
+        **_UNCLAIMED,
     }
     if count_attempt:
         values["attempts"] = OutboxMessage.attempts + 1
@@ -232,19 +297,20 @@ async def mark_retry(
     session: AsyncSession,
     row_id: int,
     *,
-    due_at: datetime,
+    retry_at: datetime | None,
     error: str | None = None,
     count_attempt: bool = True,
     chat_id: int | None = None,
+    due_at: datetime | None = None,
 ) -> None:
-    """Put the row back in the queue for `due_at` (429, network error, 5xx; or, without
-    counting an attempt, a row the sender could not take up now). `chat_id` moves the row to
-    another chat (a group that became a supergroup)."""
-    values: dict[str, Any] = {
-        "status": OutboxStatus.PENDING,
-        "due_at": due_at,
-        "locked_at": None,
-    }
+    """Put the row back in the queue, in its place, not to be tried before `retry_at` (a 429's
+    `retry_after`; a failed request; an edit waiting for its original): its chat's later rows
+    wait behind it, other chats do not. `count_attempt` records an answer from Telegram (a
+    429); `chat_id` moves the row to another chat (a group that became a supergroup); `due_at`
+    moves it in the queue instead (an edit that must go behind the message it edits)."""
+    values: dict[str, Any] = {"status": OutboxStatus.PENDING, "retry_at": retry_at, **_UNCLAIMED}
+    if due_at is not None:
+        values["due_at"] = due_at
     if error is not None:
         values["last_error"] = error[:2000]
     if count_attempt:
@@ -262,25 +328,180 @@ async def release(session: AsyncSession, row_ids: Collection[int]) -> None:
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(list(row_ids)))
         .where(OutboxMessage.status == OutboxStatus.SENDING)
-        .values(status=OutboxStatus.PENDING, locked_at=None)
+        .values(status=OutboxStatus.PENDING, **_UNCLAIMED)
         .execution_options(synchronize_session=False)
     )
+
+
+# -- senders and their leases ------------------------------------------------------------------
+# A sender registers a row in `outbox_senders` and renews `heartbeat_at` every few seconds; its
+# claims carry its id. A sender that stops cleanly hands its rows back and deletes its row; the
+# rows of one that died are taken back when its lease lapses (`reclaim_orphans`, seconds), or
+# at once by its replacement's start-up on SQLite, where only one sender runs
+# (`reclaim_all`). A live sender's claims are never taken: no duplicate without a crash.
+
+
+class OutboxSenderLease(Base):
+    __tablename__ = "outbox_senders"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int]
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    # Renewed with each heartbeat: once past, the sender is taken to be gone. Each sender sets
+    # its own (longer than its request timeout), so no one cuts another's request short.
+    lease_until: Mapped[datetime]
+
+
+async def register_sender(
+    session: AsyncSession,
+    sender_id: str,
+    *,
+    host: str,
+    pid: int,
+    lease: timedelta = STALE_AFTER,
+    now: datetime | None = None,
+) -> None:
+    now = now or utcnow()
+    await session.merge(
+        OutboxSenderLease(
+            id=sender_id,
+            host=host[:200],
+            pid=pid,
+            started_at=now,
+            heartbeat_at=now,
+            lease_until=now + lease,
+        )
+    )
+    await session.flush()
+
+
+async def renew_lease(
+    session: AsyncSession,
+    sender_id: str,
+    *,
+    lease: timedelta = STALE_AFTER,
+    now: datetime | None = None,
+) -> bool:
+    """Renew the sender's lease; False if it was taken away (the sender was thought dead and
+    its rows were handed to others: it must register again)."""
+    now = now or utcnow()
+    result = await session.execute(
+        update(OutboxSenderLease)
+        .where(OutboxSenderLease.id == sender_id)
+        .values(heartbeat_at=now, lease_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def deregister_sender(session: AsyncSession, sender_id: str) -> int:
+    """A sender stopping cleanly: its claimed rows go back to the queue, its lease is gone.
+    Returns how many rows it handed back."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.SENDING)
+        .where(OutboxMessage.claimed_by == sender_id)
+        .values(status=OutboxStatus.PENDING, **_UNCLAIMED)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(delete(OutboxSenderLease).where(OutboxSenderLease.id == sender_id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def reclaim_orphans(
+    session: AsyncSession, *, now: datetime | None = None, legacy_after: timedelta = STALE_AFTER
+) -> int:
+    """Senders whose lease lapsed are gone: their claimed rows go back to the queue (they will
+    be sent again: at least once). Rows of a live sender are left alone. Returns how many."""
+    now = now or utcnow()
+    cutoff = now - legacy_after
+    await session.execute(delete(OutboxSenderLease).where(OutboxSenderLease.lease_until < now))
+    live = select(OutboxSenderLease.id)
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.SENDING)
+        .where(
+            or_(
+                and_(OutboxMessage.claimed_by.is_not(None), OutboxMessage.claimed_by.not_in(live)),
+                # claimed before leases existed (an upgrade in the middle of a send)
+                and_(
+                    OutboxMessage.claimed_by.is_(None),
+                    or_(OutboxMessage.locked_at.is_(None), OutboxMessage.locked_at < cutoff),
+                ),
+            )
+        )
+        .values(status=OutboxStatus.PENDING, **_UNCLAIMED)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def reclaim_all(session: AsyncSession, *, except_sender: str | None = None) -> int:
+    """Every claimed row back to the queue, and every other sender's lease gone: for the start of
+    the one sender on SQLite, when no other can be sending. Returns how many rows."""
+    statement = delete(OutboxSenderLease)
+    if except_sender is not None:
+        statement = statement.where(OutboxSenderLease.id != except_sender)
+    await session.execute(statement)
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.SENDING)
+        .values(status=OutboxStatus.PENDING, **_UNCLAIMED)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def resume_stale(
     session: AsyncSession, *, now: datetime | None = None, older_than: timedelta = STALE_AFTER
 ) -> int:
-    """Rows left SENDING by a sender that died (claimed more than `older_than` ago) go back to
-    PENDING, to be sent again. Returns how many."""
-    cutoff = (now or utcnow()) - older_than
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.SENDING)
-        .where(or_(OutboxMessage.locked_at.is_(None), OutboxMessage.locked_at <= cutoff))
-        .values(status=OutboxStatus.PENDING, locked_at=None)
-        .execution_options(synchronize_session=False)
+    """Rows left SENDING by a sender that is gone (its lease lapsed; a row claimed without a
+    lease, `older_than` ago). Returns how many went back to the queue."""
+    return await reclaim_orphans(session, now=now, legacy_after=older_than)
+
+
+# -- one rate for every sender -----------------------------------------------------------------
+# A token bucket kept as a theoretical arrival time (GCRA): each request takes the next slot,
+# `interval` after the previous one, and waits for it. Slots follow from the bucket, not from
+# the moment a request is ready, so time lost oversleeping is not lost from the rate; and every
+# sender sharing the row shares the rate. Times are seconds on the senders' wall clock.
+
+
+class OutboxRate(Base):
+    __tablename__ = "outbox_rate"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tat: Mapped[float]
+
+
+async def reserve_send_slot(
+    session: AsyncSession, name: str, *, interval: float, now: float, count: int = 1
+) -> float:
+    """Reserve the next `count` send slots of bucket `name` (every sender of one bot shares
+    it); returns when the first one is, in seconds from `now` (0 or more). The caller commits
+    at once, so the row is locked only for this moment."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(OutboxRate)
+        .values(name=name, tat=now)
+        .on_conflict_do_nothing(index_elements=["name"])
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    start = (
+        func.max(OutboxRate.tat, now) if dialect == "sqlite" else func.greatest(OutboxRate.tat, now)
+    )
+    tat = (
+        await session.execute(
+            update(OutboxRate)
+            .where(OutboxRate.name == name)
+            .values(tat=start + interval * count)
+            .returning(OutboxRate.tat)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one()
+    return max(0.0, float(tat) - interval * count - now)
 
 
 async def get_by_dedup_key(session: AsyncSession, dedup_key: str) -> OutboxMessage | None:

@@ -220,14 +220,20 @@ async def _handle_api(request: web.Request) -> web.StreamResponse:
         server.record(method, params, token, status)
         text = "Internal Server Error" if status == 500 else "Bad Gateway"
         return envelope_error(ApiError(status, text))
-    if fault == "slow":
-        await asyncio.sleep(faults.config.slow_seconds)
+    # A slow answer: the request is taken (rate limits, the message, the record) when it
+    # arrives, and the answer comes `slow_seconds` later, as over a slow network. A client that
+    # gives up meanwhile does not undo it (Telegram has no idempotency key).
+    delay = faults.config.slow_seconds if fault == "slow" else 0.0
     try:
         result = await server.call(token, method, params, files)
     except ApiError as error:
         server.record(method, params, token, error.error_code)
+        if delay:
+            await asyncio.sleep(delay)
         return envelope_error(error)
     server.record(method, params, token, 200)
+    if delay:
+        await asyncio.sleep(delay)
     return web.json_response({"ok": True, "result": result})
 
 

@@ -306,3 +306,23 @@ def test_imports_point_down_only(package: str, forbidden: set[str]) -> None:
         if names & forbidden and path != "bot/cli.py"
     }
     assert not leaks
+
+
+def test_numbers_in_buttons_are_bounded_like_ids() -> None:
+    """A forged page, day or star count beyond its range fails the filter (the fallback answers
+    kindly) instead of overflowing a query or `date.fromordinal` in a handler."""
+    from handlers.activities.callbacks import CatAction, CatalogueCb, RateCb
+    from handlers.requests.callbacks import DateAction, DateCb
+
+    page = CatalogueCb(action=CatAction.PAGE, page=3)
+    stars = RateCb(registration_id=1, rating=5)
+    day = DateCb(action=DateAction.PICK, day=740_000)
+    assert CatalogueCb.unpack(page.pack()) == page
+    assert RateCb.unpack(stars.pack()) == stars
+    assert DateCb.unpack(day.pack()) == day
+    with pytest.raises(ValueError):
+        CatalogueCb.unpack(page.pack().replace(":3:", ":10000000000000000000:"))
+    with pytest.raises(ValueError):
+        RateCb.unpack(stars.pack().replace(":5", ":6"))
+    with pytest.raises(ValueError):
+        DateCb.unpack(day.pack().replace("740000", "99999999999"))

@@ -8,6 +8,7 @@ import enum
 
 from aiogram.filters.callback_data import CallbackData
 
+from handlers.ids import Id, Page, Stars
 from models.activities import ActivityField, Category
 
 
@@ -19,9 +20,9 @@ class CatAction(enum.StrEnum):
 
 class CatalogueCb(CallbackData, prefix="acl"):
     action: CatAction
-    page: int = 0
+    page: Page = 0
     category: Category | None = None  # None: all categories
-    activity_id: int = 0
+    activity_id: Id = 0
 
 
 class SignupAction(enum.StrEnum):
@@ -31,8 +32,8 @@ class SignupAction(enum.StrEnum):
 
 class SignupCb(CallbackData, prefix="asu"):
     action: SignupAction
-    activity_id: int
-    profile_id: int = 0
+    activity_id: Id
+    profile_id: Id = 0
 
 
 class RegAction(enum.StrEnum):
@@ -47,7 +48,7 @@ class RegAction(enum.StrEnum):
 
 class RegCb(CallbackData, prefix="arg"):
     action: RegAction
-    registration_id: int
+    registration_id: Id
 
 
 class ManageAction(enum.StrEnum):
@@ -65,23 +66,23 @@ class ManageAction(enum.StrEnum):
 
 class ManageCb(CallbackData, prefix="amg"):
     action: ManageAction
-    activity_id: int = 0
-    page: int = 0
+    activity_id: Id = 0
+    page: Page = 0
 
 
 class EditCb(CallbackData, prefix="aed"):
-    activity_id: int
+    activity_id: Id
     field: ActivityField
 
 
 class AttendCb(CallbackData, prefix="aat"):
-    activity_id: int
-    registration_id: int
+    activity_id: Id
+    registration_id: Id
 
 
 class RateCb(CallbackData, prefix="art"):
-    registration_id: int
-    rating: int
+    registration_id: Id
+    rating: Stars
 
 
 STAFF_CALLBACKS: tuple[type[CallbackData], ...] = (ManageCb, EditCb, AttendCb)

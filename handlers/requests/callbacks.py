@@ -15,13 +15,14 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
+from handlers.ids import Day, Id, Stars
 from models.requests import Category, Preferred, QueueFilter
 
 # -- intake ------------------------------------------------------------------------------------
 
 
 class WhoCb(CallbackData, prefix="rqw"):
-    profile_id: int
+    profile_id: Id
 
 
 class CategoryCb(CallbackData, prefix="rqc"):
@@ -39,7 +40,7 @@ class DateAction(enum.StrEnum):
 
 class DateCb(CallbackData, prefix="rqd"):
     action: DateAction
-    day: int = 0  # the picked day as `date.toordinal()`: exactly the day on the button
+    day: Day = 0  # the picked day as `date.toordinal()`: exactly the day on the button
 
 
 class Urgency(enum.StrEnum):
@@ -83,16 +84,16 @@ class MineAction(enum.StrEnum):
 
 class MineCb(CallbackData, prefix="rqm"):
     action: MineAction
-    request_id: int = 0
+    request_id: Id = 0
 
 
 class RateCb(CallbackData, prefix="rqr"):
-    request_id: int
-    stars: int  # 1-5 (the domain refuses anything else)
+    request_id: Id
+    stars: Stars  # 1-5 (the domain refuses anything else)
 
 
 class SkipCommentCb(CallbackData, prefix="rqn"):
-    request_id: int
+    request_id: Id
 
 
 # -- staff -------------------------------------------------------------------------------------
@@ -114,14 +115,14 @@ class StaffAction(enum.StrEnum):
 
 class StaffCb(CallbackData, prefix="rqs"):
     action: StaffAction
-    request_id: int
-    assignee_id: int = 0  # for ASSIGN_TO
+    request_id: Id
+    assignee_id: Id = 0  # for ASSIGN_TO
 
 
 class ClassifyCb(CallbackData, prefix="rqk"):
     """Staff set the type of a request sent unclassified, in one tap on its card."""
 
-    request_id: int
+    request_id: Id
     category: Category
 
 

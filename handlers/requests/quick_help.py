@@ -32,6 +32,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.common import form_keyboard, is_command
 from handlers.forms import StepContext
+from handlers.ids import Id
 from handlers.menu import AnyMenuButton, main_menu_keyboard
 from handlers.requests.callbacks import stale
 from handlers.requests.intake import DESCRIBED, INTAKE
@@ -65,7 +66,7 @@ class QuickAction(enum.StrEnum):
 
 class QuickCb(CallbackData, prefix="rqh"):
     action: QuickAction
-    profile_id: int = 0
+    profile_id: Id = 0
 
 
 def offer_question() -> str:
