@@ -17,6 +17,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "models" / "migrations"
+# Execution option naming how an SQLite transaction begins: IMMEDIATE (default) or DEFERRED.
+SQLITE_BEGIN = "retiree_sqlite_begin"
+_WROTE = "retiree_wrote"
 
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
@@ -26,9 +29,11 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(database_url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
-        return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(database_url, **kwargs)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+        engine = create_async_engine(database_url, **kwargs)
+    _track_writes(engine)
+    return engine
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -49,12 +54,59 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         # BEGIN IMMEDIATE takes the write lock up front, so two writers queue on the busy
-        # timeout instead of one failing with "database is locked" on lock upgrade.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # timeout instead of one failing with "database is locked" on lock upgrade. Sessions
+        # bound to `deferred(engine)` (an update's reads) begin a plain deferred transaction
+        # instead: no lock until they write (see bot/middlewares.py for the upgrade rule).
+        mode = connection.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def deferred(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine (same pool), but on SQLite its transactions begin DEFERRED: reads take
+    no lock, the write lock is taken by the first write. A transaction that has read and then
+    writes fails at once ("database is locked") when another connection holds or has used the
+    write lock since; its owner must start again in IMMEDIATE mode (the plain engine)."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"})
+
+
+def is_sqlite_busy(error: BaseException) -> bool:
+    """SQLITE_BUSY (and BUSY_SNAPSHOT): a deferred transaction could not take the write lock."""
+    orig = getattr(error, "orig", None) or error
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return bool(code & 0xFF == 5)  # SQLITE_BUSY and its extended codes
+    return "database is locked" in str(orig)
+
+
+# -- what a transaction did ---------------------------------------------------------------------
+
+_READ_ONLY_STATEMENTS = ("SELECT", "PRAGMA", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+def wrote_in_transaction(connection: Any) -> bool:
+    """Whether the connection's current transaction has run a statement that may write (every
+    engine made here counts them; `connection` is a sync or async Connection)."""
+    connection = getattr(connection, "sync_connection", None) or connection
+    return bool(connection.info.get(_WROTE))
+
+
+def _track_writes(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "begin")
+    def _reset(connection: Any) -> None:
+        connection.info[_WROTE] = False
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _note(
+        connection: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+    ) -> None:
+        if not statement.lstrip()[:9].upper().startswith(_READ_ONLY_STATEMENTS):
+            connection.info[_WROTE] = True
 
 
 def alembic_config(database_url: str) -> Config:
