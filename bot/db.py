@@ -27,6 +27,10 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         path = database_url.split(":///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Sessions end every transaction themselves (commit, rollback, close), so the pool's
+        # extra ROLLBACK when a connection comes back is one more trip to aiosqlite's thread
+        # for nothing, twice an update.
+        kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(database_url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
     else:

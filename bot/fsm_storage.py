@@ -98,7 +98,8 @@ class SQLStorage(BaseStorage):
             remember_record(session, record.key, None)
         else:
             record.updated_at = utcnow()
-        await session.flush()
+        # No flush here: a step's set_data and set_state go out as one statement when the
+        # update's work is flushed (at commit, before a request to Telegram, before a query).
 
     async def _get(self, session: AsyncSession, key: str) -> FsmRecord | None:
         cache: dict[str, FsmRecord | None] = session.info.setdefault(_CACHE, {})

@@ -129,8 +129,8 @@ class UnitOfWork:
 
     async def before_telegram(self) -> None:
         """Commit, then send: a request to Telegram never waits inside a transaction."""
+        await self.commit()  # may fail (the write lock): then nothing was sent, retryable
         self.sent = True
-        await self.commit()
         self.take_write_lock_up_front()
 
 
@@ -364,13 +364,13 @@ class RetryOnWriteLockMiddleware(BaseMiddleware):
             if not is_sqlite_busy(error) or unit.sent or unit.committed:
                 raise
         log.info("update %s: write lock taken, running the handler again", unit.update_id)
-        await unit.restart_immediate()
-        user: User | None = data.get("user")
-        if user is not None:
-            reloaded, _seen = await load_current(
-                unit.session, unit, user.telegram_id, data.get("state")
+        await unit.restart_immediate()  # expires what was loaded: read the user again
+        telegram_user: TelegramUser | None = data.get("event_from_user")
+        if data.get("user") is not None and telegram_user is not None:
+            user, _seen = await load_current(
+                unit.session, unit, telegram_user.id, data.get("state")
             )
-            data["user"] = reloaded
+            data["user"] = user
         return await handler(event, data)
 
 
