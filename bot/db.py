@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "models" / "migrations"
 # Execution option naming how an SQLite transaction begins: IMMEDIATE (default) or DEFERRED.
@@ -114,6 +116,8 @@ def _track_writes(engine: AsyncEngine) -> None:
 
 
 def alembic_config(database_url: str) -> Config:
+    from alembic.config import Config  # only when migrating: Alembic is 11 MB of memory
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
@@ -121,12 +125,56 @@ def alembic_config(database_url: str) -> Config:
 
 
 def _run_alembic(database_url: str, action: str, revision: str) -> None:
+    from alembic import command
+
     config = alembic_config(database_url)
     getattr(command, action)(config, revision)
 
 
+def script_heads(versions_dir: Path = MIGRATIONS_DIR / "versions") -> set[str]:
+    """The head revisions of the migration scripts, read from their `revision` and
+    `down_revision` assignments without importing them (or Alembic)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in versions_dir.glob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value_node = node.targets[0], node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value_node = node.target, node.value
+            else:
+                continue
+            if not isinstance(target, ast.Name):
+                continue
+            if target.id == "revision":
+                revisions.add(ast.literal_eval(value_node))
+            elif target.id == "down_revision":
+                value = ast.literal_eval(value_node)
+                parents.update([value] if isinstance(value, str) else value or ())
+    return revisions - parents
+
+
+async def database_revisions(database_url: str) -> set[str]:
+    """The revisions recorded in the database's `alembic_version` (empty: not migrated)."""
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            try:
+                rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
+            except Exception:  # no table yet: a new database
+                return set()
+            return {str(row[0]) for row in rows}
+    finally:
+        await engine.dispose()
+
+
 async def upgrade(database_url: str, revision: str = "heads") -> None:
-    """Apply migrations (in a thread: Alembic's env runs its own event loop)."""
+    """Apply migrations (in a thread: Alembic's env runs its own event loop). A database
+    already at every head (a restart) is left alone without loading Alembic."""
+    if revision == "heads" and await database_revisions(database_url) == script_heads():
+        return
     await asyncio.to_thread(_run_alembic, database_url, "upgrade", revision)
 
 
