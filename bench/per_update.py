@@ -6,8 +6,9 @@ PostgreSQL. No assertions.
   category pressed, a description typed, /cancel, the activities list), one update at a time,
   as a ratio to a bare aiogram echo and to an echo that runs one query in its own session;
 - statements per update over the mix (writes, transactions, connections at once);
-- updates per second with many people at once, when each Bot API call takes 50 ms and when it
-  takes nothing (on SQLite that ratio shows whether a lock is held across Telegram calls).
+- updates per second with many people at once (as many updates in hand as long polling allows
+  in production, `bot.app._concurrency`), when each Bot API call takes 50 ms and when it takes
+  nothing (on SQLite that ratio shows whether a lock is held across Telegram calls).
 
 Telegram is a stand-in Bot session that answers at once (or after the round trip); throttling
 is off (people do not type every 30 ms).
@@ -37,6 +38,7 @@ from aiogram.types import Chat, Message, Update
 from sqlalchemy import event, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.app import _concurrency
 from bot.config import Settings
 from bot.db import create_engine, create_sessionmaker, upgrade
 from bot.factory import create_bot, create_dispatcher
@@ -299,6 +301,7 @@ class Figures:
     updates: int
     rate_instant: float
     rate_slow: float
+    in_hand: int
 
 
 async def measure(url: str, people: int) -> Figures:
@@ -333,10 +336,14 @@ async def measure(url: str, people: int) -> Figures:
         finally:
             remove()
 
+        # As many updates in hand at once as long polling allows in production.
+        in_hand = asyncio.Semaphore(_concurrency(settings))
+
         async def everyone(bot: Bot) -> float:
             async def visit(telegram_id: int) -> None:
                 for step in mix:
-                    await feed(dispatcher, bot, step(telegram_id))
+                    async with in_hand:
+                        await feed(dispatcher, bot, step(telegram_id))
 
             started = time.perf_counter()
             await asyncio.gather(*(visit(t) for t in ids))
@@ -353,6 +360,7 @@ async def measure(url: str, people: int) -> Figures:
             len(updates),
             rate_instant,
             rate_slow,
+            _concurrency(settings),
         )
     finally:
         await engine.dispose()
@@ -372,7 +380,8 @@ def report(label: str, runs: list[Figures]) -> None:
         f"({counts.writes / updates:4.2f} writes), {counts.transactions / updates:4.2f} "
         f"transactions, at most {counts.most_at_once} connection(s) at once\n"
         f"   {label}: {instant:5.0f} updates/s with an instant Bot API, {slow:5.0f} with a "
-        f"{ROUND_TRIP * 1000:.0f} ms round trip = {slow / instant:4.2f}",
+        f"{ROUND_TRIP * 1000:.0f} ms round trip = {slow / instant:4.2f} "
+        f"({runs[0].in_hand} updates in hand at most)",
         flush=True,
     )
 
