@@ -297,6 +297,7 @@ class Figures:
     bare: float
     one_query: float
     mix: float
+    help: float
     counts: Counts
     updates: int
     rate_instant: float
@@ -328,6 +329,8 @@ async def measure(url: str, people: int) -> Figures:
         dispatcher = create_dispatcher(settings, sessionmaker, i18n=i18n)
         for step in mix:  # warm up: every handler imported and compiled once
             await feed(dispatcher, instant, step(ids[0]))
+        # The fixed work alone: /help reads the user and answers with the menu.
+        help_p50 = await time_each(dispatcher, instant, [text_update(t, "/help") for t in ids])
         counts = Counts()
         remove = count_statements(engine, counts)
         updates = [step(t) for t in ids[1:21] for step in mix]
@@ -356,6 +359,7 @@ async def measure(url: str, people: int) -> Figures:
             bare_p50,
             one_query_p50,
             mix_p50,
+            help_p50,
             counts,
             len(updates),
             rate_instant,
@@ -371,11 +375,13 @@ def report(label: str, runs: list[Figures]) -> None:
         return statistics.median(get(f) for f in runs)
 
     bare, one_query, mix = med(lambda f: f.bare), med(lambda f: f.one_query), med(lambda f: f.mix)
+    help_ = med(lambda f: f.help)
     counts, updates = runs[0].counts, runs[0].updates
     instant, slow = med(lambda f: f.rate_instant), med(lambda f: f.rate_slow)
     print(
         f"   {label}: per-update p50 {mix:5.2f} ms = {mix / one_query:4.2f}x the one-query echo "
-        f"({one_query:4.2f} ms), {mix / bare:5.1f}x the bare echo ({bare:4.2f} ms)\n"
+        f"({one_query:4.2f} ms), {mix / bare:5.1f}x the bare echo ({bare:4.2f} ms); "
+        f"/help alone {help_:4.2f} ms = {help_ / one_query:4.2f}x the one-query echo\n"
         f"   {label}: per update {counts.statements / updates:4.2f} statements "
         f"({counts.writes / updates:4.2f} writes), {counts.transactions / updates:4.2f} "
         f"transactions, at most {counts.most_at_once} connection(s) at once\n"
