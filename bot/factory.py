@@ -9,7 +9,6 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.utils.i18n import I18n, gettext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,6 +19,7 @@ from bot.middlewares import (
     CallbackAnswerMiddleware,
     CurrentUserMiddleware,
     DbSessionMiddleware,
+    RetryOnWriteLockMiddleware,
     ThrottlingMiddleware,
 )
 
@@ -48,8 +48,10 @@ def create_dispatcher(
         i18n = create_i18n(settings.default_locale)
     # One update at a time per person: two quick messages must not race on their form state.
     # Across processes (Redis) the lock lives in Redis too.
+    # (RedisStorage has create_isolation; redis is imported only when REDIS_URL is set.)
+    create_isolation = getattr(storage, "create_isolation", None)
     isolation: BaseEventIsolation = (
-        storage.create_isolation() if isinstance(storage, RedisStorage) else SimpleEventIsolation()
+        create_isolation() if create_isolation is not None else SimpleEventIsolation()
     )
     dispatcher = Dispatcher(
         storage=storage,
@@ -60,7 +62,11 @@ def create_dispatcher(
         i18n=i18n,
         forms=handlers.forms(),
     )
-    dispatcher.update.outer_middleware(DbSessionMiddleware(sessionmaker))
+    # aiogram's FSM middleware would read the state on a connection of its own before the
+    # update's session opens; DbSessionMiddleware takes its place (same lock, same context)
+    # and CurrentUserMiddleware reads the state with the user, in the update's session.
+    dispatcher.update.outer_middleware.unregister(dispatcher.fsm)
+    dispatcher.update.outer_middleware(DbSessionMiddleware(sessionmaker, dispatcher.fsm))
     dispatcher.update.outer_middleware(CurrentUserMiddleware(settings.admin_ids))
     dispatcher.update.outer_middleware(UserLocaleMiddleware(i18n))
     throttling = ThrottlingMiddleware(
@@ -72,5 +78,11 @@ def create_dispatcher(
     # Every button press is answered once, by its handler or after it (inner: runs only when a
     # handler matched; the fallback answers the rest).
     dispatcher.callback_query.middleware(CallbackAnswerMiddleware())
+    # Innermost, around the handler itself: on SQLite, a handler whose first write finds the
+    # write lock taken runs again with the lock taken up front (filters are not run twice).
+    retry = RetryOnWriteLockMiddleware()
+    for name, observer in dispatcher.observers.items():
+        if name not in ("update", "error"):
+            observer.middleware(retry)
     dispatcher.include_router(handlers.setup())
     return dispatcher

@@ -11,7 +11,6 @@ from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
-from aiogram.fsm.storage.redis import RedisStorage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.base import utcnow
@@ -20,10 +19,13 @@ from models.runtime import FsmRecord
 StateType = str | State | None
 
 # The update's own session (set by DbSessionMiddleware while a handler runs). FSM reads and
-# writes made by a handler go through it: on SQLite a second connection would wait for the
-# update's write lock forever (BEGIN IMMEDIATE), and the state then commits (or rolls back)
-# together with the handler's other changes.
+# writes made by a handler go through it: the state is read once, in the update's own
+# transaction, and commits (or rolls back) together with the handler's other changes.
 _update_session: ContextVar[AsyncSession | None] = ContextVar("fsm_update_session", default=None)
+
+# Per session: the FSM rows this update has read, by key (None: known to be absent), so the
+# state is read from the database once per update, however often handlers ask for it.
+_CACHE = "fsm_records"
 
 
 @contextmanager
@@ -35,7 +37,8 @@ def fsm_uses_session(session: AsyncSession) -> Iterator[None]:
         _update_session.reset(token)
 
 
-def _key(key: StorageKey) -> str:
+def storage_key(key: StorageKey) -> str:
+    """The `fsm_records.key` of a conversation."""
     parts = [str(key.bot_id), str(key.chat_id), str(key.user_id)]
     if key.thread_id:
         parts.append(f"t{key.thread_id}")
@@ -45,9 +48,21 @@ def _key(key: StorageKey) -> str:
     return ":".join(parts)
 
 
+def remember_record(session: AsyncSession, key: str, record: FsmRecord | None) -> None:
+    """Tell the storage what this update's session already read for `key` (the current-user
+    query loads the state with the user), so it is not read again."""
+    session.info.setdefault(_CACHE, {})[key] = record
+
+
+def forget_records(session: AsyncSession) -> None:
+    """After a rollback the rows read are stale (and expired): read them again when asked."""
+    session.info.pop(_CACHE, None)
+
+
 class SQLStorage(BaseStorage):
-    """Each write commits on its own short session: state must be durable the moment a step
-    is answered, independent of the update's own transaction."""
+    """Inside an update, reads and writes go through the update's session (read once, written
+    only when something changed); outside one (tools, tests) each write commits on a short
+    session of its own."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
@@ -61,24 +76,45 @@ class SQLStorage(BaseStorage):
             await self._write_in(session, key, **values)
 
     async def _write_in(self, session: AsyncSession, key: StorageKey, **values: Any) -> None:
-        record = await session.get(FsmRecord, _key(key))
+        record = await self._get(session, storage_key(key))
         if record is None:
-            record = FsmRecord(key=_key(key), state=None, data={})
+            if all(not value for value in values.values()):
+                return  # clearing a conversation that has nothing: nothing to write
+            record = FsmRecord(key=storage_key(key), state=None, data={})
             session.add(record)
+            remember_record(session, record.key, record)
+        changed = False
         for name, value in values.items():
-            setattr(record, name, value)
-        record.updated_at = utcnow()
-        await session.flush()
+            if getattr(record, name) != value:
+                setattr(record, name, value)
+                changed = True
+        if not changed:
+            return
         if record.state is None and not record.data:
-            await session.delete(record)
-            await session.flush()
+            if record in session.new:
+                session.expunge(record)
+            else:
+                await session.delete(record)
+            remember_record(session, record.key, None)
+        else:
+            record.updated_at = utcnow()
+        # No flush here: a step's set_data and set_state go out as one statement when the
+        # update's work is flushed (at commit, before a request to Telegram, before a query).
+
+    async def _get(self, session: AsyncSession, key: str) -> FsmRecord | None:
+        cache: dict[str, FsmRecord | None] = session.info.setdefault(_CACHE, {})
+        if key in cache:
+            return cache[key]
+        record = await session.get(FsmRecord, key)
+        cache[key] = record
+        return record
 
     async def _read(self, key: StorageKey) -> FsmRecord | None:
         current = _update_session.get()
         if current is not None:
-            return await current.get(FsmRecord, _key(key))
+            return await self._get(current, storage_key(key))
         async with self._sessionmaker() as session:
-            return await session.get(FsmRecord, _key(key))
+            return await session.get(FsmRecord, storage_key(key))
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state
@@ -105,5 +141,8 @@ def create_storage(
     redis_url: str | None, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> BaseStorage:
     if redis_url:
+        # Imported only when configured: the embedded deployment never loads redis.
+        from aiogram.fsm.storage.redis import RedisStorage
+
         return RedisStorage.from_url(redis_url)
     return SQLStorage(sessionmaker)

@@ -8,7 +8,8 @@
 capability (`locales/<locale>/<capability>.po`); which file a text belongs in is a translator's
 choice the code cannot know, so there is one template with every text and where it is used. It
 is written without line numbers and only when a text was added or removed, so editing code does
-not churn it. Compiling is what the bot does at every start (`bot.i18n.build_catalogs`).
+not churn it. Compiling is what the bot does at start when a source changed
+(`bot.i18n.build_catalogs`).
 """
 
 from __future__ import annotations

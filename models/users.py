@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, UniqueConstraint, false, select
+from sqlalchemy import (
+    BigInteger,
+    Enum,
+    ForeignKey,
+    Index,
+    Select,
+    String,
+    UniqueConstraint,
+    false,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from models.base import Base, CreatedAtMixin, utcnow
 
@@ -189,6 +200,84 @@ async def get_user_by_telegram_id(session: AsyncSession, telegram_id: int) -> Us
     return await session.scalar(select(User).where(User.telegram_id == telegram_id))
 
 
+# last_seen_at is kept to within this much: writing it on every update would make every update
+# a write (on SQLite, the one write lock) for a figure nobody needs to the second.
+LAST_SEEN_RESOLUTION = timedelta(minutes=5)
+
+
+def current_user_query(telegram_id: int, *also: Any) -> Select[Any]:
+    """The one statement that loads the current user on every update: the user with their
+    profile, its grid and the grid's caseworker joined in (the same graph the relationships'
+    defaults would load with three more statements), plus any `also` columns or entities the
+    runtime wants in the same round trip (the conversation state, the duplicate-update mark)."""
+    return (
+        select(User, *also)
+        .where(User.telegram_id == telegram_id)
+        .options(
+            joinedload(User.profile)
+            .joinedload(RetireeProfile.grid)
+            .joinedload(Grid.staff_user, innerjoin=False),
+        )
+    )
+
+
+def new_user(
+    telegram_id: int,
+    *,
+    display_name: str = "",
+    username: str | None = None,
+    telegram_language: str | None = None,
+    now: datetime | None = None,
+) -> User:
+    user = User(
+        telegram_id=telegram_id,
+        display_name=display_name[:200],
+        username=username,
+        telegram_language=telegram_language,
+        last_seen_at=now or utcnow(),
+    )
+    user.profile = None  # known: a new account has no profile (no query to find out)
+    return user
+
+
+def telegram_changes(
+    user: User,
+    *,
+    display_name: str = "",
+    username: str | None = None,
+    telegram_language: str | None = None,
+    admin_ids: frozenset[int] | set[int] | list[int] = frozenset(),
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """What keeping the Telegram-side fields fresh would change, and only that: the name,
+    username and language when they differ, last_seen_at at most every
+    `LAST_SEEN_RESOLUTION`, the admin role for a bootstrap administrator (ADMIN_IDS). Empty
+    when nothing is to be written."""
+    now = now or utcnow()
+    changes: dict[str, Any] = {}
+    name = display_name[:200] or user.display_name
+    if name != user.display_name:
+        changes["display_name"] = name
+    if username != user.username:
+        changes["username"] = username
+    language = telegram_language or user.telegram_language
+    if language != user.telegram_language:
+        changes["telegram_language"] = language
+    if user.last_seen_at is None or now - user.last_seen_at >= LAST_SEEN_RESOLUTION:
+        changes["last_seen_at"] = now
+    if user.telegram_id in admin_ids and user.role != Role.ADMIN:
+        changes["role"] = Role.ADMIN
+    return changes
+
+
+def refresh_from_telegram(user: User, **fields: Any) -> bool:
+    """Apply `telegram_changes`; returns whether anything changed (something to write)."""
+    changes = telegram_changes(user, **fields)
+    for field, value in changes.items():
+        setattr(user, field, value)
+    return bool(changes)
+
+
 async def load_or_create_user(
     session: AsyncSession,
     telegram_id: int,
@@ -199,26 +288,26 @@ async def load_or_create_user(
     admin_ids: frozenset[int] | set[int] | list[int] = frozenset(),
 ) -> User:
     """The one way to load the current user: creates the row on first contact and keeps the
-    Telegram-side fields fresh. Bootstrap administrators (ADMIN_IDS) get the admin role."""
-    user = await get_user_by_telegram_id(session, telegram_id)
+    Telegram-side fields fresh (writing only what changed). Bootstrap administrators
+    (ADMIN_IDS) get the admin role."""
+    user = (await session.execute(current_user_query(telegram_id))).scalar_one_or_none()
     now = utcnow()
+    created = user is None
     if user is None:
-        user = User(
-            telegram_id=telegram_id,
-            display_name=display_name[:200],
+        user = new_user(
+            telegram_id,
+            display_name=display_name,
             username=username,
             telegram_language=telegram_language,
-            last_seen_at=now,
+            now=now,
         )
         session.add(user)
-    else:
-        user.display_name = display_name[:200] or user.display_name
-        user.username = username
-        user.telegram_language = telegram_language or user.telegram_language
-        user.last_seen_at = now
-    if telegram_id in admin_ids and user.role != Role.ADMIN:
-        user.role = Role.ADMIN
-    await session.flush()
+    fields = {"display_name": display_name, "username": username}
+    changed = refresh_from_telegram(
+        user, **fields, telegram_language=telegram_language, admin_ids=admin_ids, now=now
+    )
+    if created or changed:
+        await session.flush()
     return user
 
 

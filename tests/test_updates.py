@@ -63,7 +63,38 @@ async def test_the_same_update_twice_gets_one_answer(ping_chat: Chat, sessionmak
     second = await ping_chat.feed(update)
     assert [(r.method, r.text) for r in first] == [("sendMessage", "pong")]
     assert second == []
+    # A first contact writes (the person's row): the mark commits with it.
     assert await marks(sessionmaker, update["update_id"]) == 1
+
+
+async def test_an_update_that_wrote_is_ignored_after_a_restart(
+    ping_chat: Chat, sessionmaker, settings, i18n
+) -> None:
+    """The mark outlives the process: a redelivery after a restart (a new Dispatcher, nothing
+    in memory) finds it with the current user, in the same statement."""
+    from bot.factory import create_dispatcher
+    from bot.fsm_storage import SQLStorage
+
+    person = Person(id=6203, first_name="冯")
+    update = ping_update(ping_chat, person)
+    assert [r.text for r in await ping_chat.feed(update)] == ["pong"]
+    restarted = Chat(
+        create_dispatcher(settings, sessionmaker, storage=SQLStorage(sessionmaker), i18n=i18n),
+        ping_chat.bot,
+        ping_chat.session,
+    )
+    assert await restarted.feed(update) == []
+
+
+async def test_an_update_that_writes_nothing_leaves_no_mark(ping_chat: Chat, sessionmaker) -> None:
+    """/ping from someone the bot knows reads and answers: no write at all (the in-memory
+    memory of recent updates still answers a redelivery once)."""
+    person = Person(id=6204, first_name="陈")
+    await ping_chat.feed(ping_update(ping_chat, person))  # first contact: the person's row
+    update = ping_update(ping_chat, person)
+    assert [r.text for r in await ping_chat.feed(update)] == ["pong"]
+    assert await marks(sessionmaker, update["update_id"]) == 0
+    assert await ping_chat.feed(update) == []
 
 
 @pytest.mark.handler_errors_expected
@@ -71,8 +102,10 @@ async def test_a_failed_update_is_handled_again_when_redelivered(
     ping_chat: Chat, sessionmaker
 ) -> None:
     person = Person(id=6202, first_name="吴")
+    await ping_chat.feed(ping_update(ping_chat, person))  # known to the bot from now on
     update = ping_update(ping_chat, person)
-    # The first answer fails at Telegram (a 500): the handler raises, the person is told.
+    # The answer fails at Telegram (a 500) before anything was committed: the handler raises,
+    # the person is told, and nothing marks the update processed.
     ping_chat.session.queue_error(500, "Internal Server Error: try again", method="sendMessage")
     first = await ping_chat.feed(update)
     assert [(r.method, r.text) for r in first] == [
@@ -80,8 +113,23 @@ async def test_a_failed_update_is_handled_again_when_redelivered(
         ("sendMessage", SORRY_ZH),
     ]
     assert await marks(sessionmaker, update["update_id"]) == 0
-    # Telegram delivers it again: this time it is handled, and marked.
+    # Telegram delivers it again: this time it is handled, once.
     second = await ping_chat.feed(update)
     assert [(r.method, r.text) for r in second] == [("sendMessage", "pong")]
+    assert await ping_chat.feed(update) == []
+
+
+@pytest.mark.handler_errors_expected
+async def test_work_committed_before_a_failed_send_is_not_done_twice(
+    ping_chat: Chat, sessionmaker
+) -> None:
+    """Commit, then send: a first contact's row (and the update's mark) commit before the
+    answer goes out. When that answer fails the person is told to try again, and a redelivery
+    does not repeat the committed work."""
+    person = Person(id=6205, first_name="褚")
+    update = ping_update(ping_chat, person)
+    ping_chat.session.queue_error(500, "Internal Server Error: try again", method="sendMessage")
+    first = await ping_chat.feed(update)
+    assert [r.text for r in first] == ["pong", SORRY_ZH]
     assert await marks(sessionmaker, update["update_id"]) == 1
     assert await ping_chat.feed(update) == []
