@@ -115,7 +115,8 @@ async def test_typical_updates_stay_within_the_budget(
         ),
         "form step (the description)": lambda: chat.send(RETIREE, "厨房水龙头一直漏水"),
         "/cancel (the form cleared)": lambda: chat.send(RETIREE, "/cancel"),
-        "/cancel again (nothing to clear)": lambda: chat.send(RETIREE, "/cancel"),
+        "/cancel again (what the form left is cleared)": lambda: chat.send(RETIREE, "/cancel"),
+        "/cancel a third time (nothing to clear)": lambda: chat.send(RETIREE, "/cancel"),
     }
     results = {name: await measured(engine, step) for name, step in steps.items()}
     report = "\n".join(
@@ -127,10 +128,13 @@ async def test_typical_updates_stay_within_the_budget(
     help_ = results["/help"]
     assert len(help_.statements) <= 2 and help_.writes == [], report
     assert results["menu button (Help)"].writes == [], report
-    assert results["/cancel again (nothing to clear)"].writes == [], report
+    assert results["/cancel a third time (nothing to clear)"].writes == [], report
     for counts in results.values():
         assert counts.most_connections_at_once == 1, report
-        assert len(counts.changes) <= 1, report
+        # At most two changes, both to the person's own form row: a form records which message
+        # carries its buttons after sending it (the stale-button rule), and commit-then-send
+        # puts that after the answer. Folding them into one write is open work (issue 10).
+        assert len(counts.changes) <= 2, report
         if counts.changes:  # the mark commits with the change, and only then
             assert [s for s in counts.writes if s.startswith(MARK)] != [], report
         else:
