@@ -52,3 +52,15 @@ class Base(DeclarativeBase):
 
 class CreatedAtMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+def insert_for(dialect_name: str) -> Any:
+    """The dialect's INSERT (with ON CONFLICT) for upserts; the PostgreSQL dialect is imported
+    only where it is used, so an SQLite deployment never loads it."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert

@@ -26,11 +26,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, CreatedAtMixin, utcnow
+from models.base import Base, CreatedAtMixin, insert_for, utcnow
 from models.notification_kinds import NotificationKind
 from models.users import User, _enum
 
@@ -101,7 +100,7 @@ async def enqueue(
         "created_at": utcnow(),
     }
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_for(dialect)
     statement = (
         insert(OutboxMessage)
         .values(**values)
@@ -483,7 +482,7 @@ async def reserve_send_slot(
     it); returns when the first one is, in seconds from `now` (0 or more). The caller commits
     at once, so the row is locked only for this moment."""
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_for(dialect)
     await session.execute(
         insert(OutboxRate)
         .values(name=name, tat=now)
@@ -571,7 +570,7 @@ async def enqueue_many(session: AsyncSession, rows: Collection[dict[str, Any]]) 
     ]
     table = OutboxMessage.__table__
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_for(dialect)
     statement = (
         insert(table)  # type: ignore[arg-type]  # a mapped class's Table
         .on_conflict_do_nothing(index_elements=["dedup_key"])

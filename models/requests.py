@@ -36,7 +36,6 @@ from sqlalchemy import (
     union,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import (
     Mapped,
@@ -48,7 +47,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.orm.attributes import set_committed_value
 
-from models.base import Base, CreatedAtMixin, utcnow
+from models.base import Base, CreatedAtMixin, insert_for, utcnow
 from models.errors import DomainError
 from models.notification_kinds import NotificationKind
 from models.office import OfficeSettings
@@ -430,7 +429,7 @@ async def next_number(session: AsyncSession, year: int) -> str:
     """FW-<year>-<5 digits>: an atomic upsert on the year's counter row, so two requests made
     at the same moment (several bot processes on PostgreSQL) never share a number."""
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_for(dialect)
     upsert = (
         insert(RequestCounter)
         .values(year=year, last=1)
