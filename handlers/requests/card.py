@@ -10,6 +10,7 @@ A request sent unclassified gets its type from one tap here too.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.requests.callbacks import ClassifyCb, StaffAction, StaffCb, stale
 from handlers.requests.finish import ask_result
 from handlers.requests.keyboards import assign_keyboard, finish_keyboard, staff_card_keyboard
+from handlers.requests.private_line import staff_context
 from handlers.requests.reject import ask_reason
 from handlers.requests.texts import card_text, category_label
 from handlers.ui import edit_markup, edit_or_send, message_of
@@ -63,13 +65,7 @@ def _in_private(message: Message) -> bool:
 
 
 def _staff_context(office: OfficeSettings, message: Message) -> StaffContext:
-    return StaffContext(
-        now=utcnow(),
-        tz=office.tz,
-        staff_chat_id=office.staff_chat_id,
-        # in the group the pressed card is edited right here; from the queue via the outbox
-        update_card=_in_private(message),
-    )
+    return staff_context(office, update_card=_in_private(message))
 
 
 async def _show_card(
@@ -126,8 +122,15 @@ async def _assign_to(session: AsyncSession, user: User, cb: StaffCb, ctx: StaffC
     return request, _("{number} has been given to {name}.").format(number=request.number, name=name)
 
 
+async def _classify(session: AsyncSession, user: User, cb: ClassifyCb, ctx: StaffContext) -> Moved:
+    """One tap sets the type of a request sent unclassified; the card shows it at once."""
+    request = await classify(session, user, cb.request_id, cb.category, ctx)
+    label = category_label(request.category.value)
+    return request, _("{number}: {category}").format(number=request.number, category=label)
+
+
 Moved = tuple[ServiceRequest, str]  # the request after the move, and the thank-you toast
-Move = Callable[[AsyncSession, User, StaffCb, StaffContext], Awaitable[Moved]]
+Move = Callable[[AsyncSession, User, Any, StaffContext], Awaitable[Moved]]
 
 # The card's moves: each a domain operation and its toast; one handler per action, from here.
 MOVES: dict[StaffAction, Move] = {
@@ -144,7 +147,7 @@ def move_chosen(move: Move) -> Callable[..., Awaitable[None]]:
 
     async def chosen(
         callback: CallbackQuery,
-        callback_data: StaffCb,
+        callback_data: StaffCb | ClassifyCb,
         callback_answer: CallbackAnswer,
         session: AsyncSession,
         user: User,
@@ -296,26 +299,6 @@ async def reject_chosen(
         callback_answer.text = _("I have asked you for the reason in our private chat.")
 
 
-async def classify_chosen(
-    callback: CallbackQuery,
-    callback_data: ClassifyCb,
-    callback_answer: CallbackAnswer,
-    session: AsyncSession,
-    user: User,
-    office: OfficeSettings,
-    i18n: I18n,
-) -> None:
-    """One tap sets the type of a request sent unclassified; the card shows it at once."""
-    ctx = _context_of(callback, office)
-    if ctx is None:
-        return stale(callback_answer)
-    request = await classify(session, user, callback_data.request_id, callback_data.category, ctx)
-    thanks = _("{number}: {category}").format(
-        number=request.number, category=category_label(request.category.value)
-    )
-    await _moved_on(callback, callback_answer, request, thanks, office, i18n)
-
-
 def setup() -> Router:
     """Under the staff router (`IsStaff`); the card is pressed in the staff group or in a
     private chat, so there is no chat filter here."""
@@ -325,7 +308,7 @@ def setup() -> Router:
     router.callback_query.register(assign_chosen, StaffCb.filter(F.action == StaffAction.ASSIGN))
     router.callback_query.register(back_chosen, StaffCb.filter(F.action == StaffAction.BACK))
     router.callback_query.register(reject_chosen, StaffCb.filter(F.action == StaffAction.REJECT))
-    router.callback_query.register(classify_chosen, ClassifyCb.filter())
+    router.callback_query.register(move_chosen(_classify), ClassifyCb.filter())
     router.callback_query.register(done_chosen, StaffCb.filter(F.action == StaffAction.DONE))
     router.callback_query.register(
         finish_note_chosen, StaffCb.filter(F.action == StaffAction.FINISH_NOTE)

@@ -8,24 +8,18 @@ keeps waiting, as it was.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiogram import Bot, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from handlers.common import form_keyboard, is_command
-from handlers.forms import Form, Invalid, Step, StepContext, default_problem
+from handlers.forms import Form, Step, StepContext
 from handlers.menu import AnyMenuButton, main_menu_keyboard
-from handlers.requests.texts import error_text
-from models.base import utcnow
+from handlers.requests.private_line import ask_privately, moved_on, one_line, staff_context
 from models.requests import (
     ErrorCode,
     RequestError,
     ServiceRequest,
-    StaffContext,
     reject,
 )
 from models.users import User
@@ -42,33 +36,18 @@ async def ask_reason(
     prompt = _("Why can {number} not be accepted? Please write the reason.").format(
         number=request.number
     )
-    await bot.send_message(user.telegram_id, prompt, reply_markup=form_keyboard())
-    await private_state.set_state(RejectForm.reason)
-    await private_state.update_data({REJECT.data_key: {"request_id": request.id}})
-
-
-def parse_reason(message: Message, ctx: StepContext) -> dict[str, Any]:
-    if message.text is None:
-        raise Invalid(default_problem(message))
-    if is_command(message.text) or not message.text.strip():
-        raise Invalid("")  # just the question again
-    return {"reason": message.text}
+    await ask_privately(bot, user, request, private_state, REJECT, prompt)
 
 
 async def reason_finished(ctx: StepContext) -> None:
     request_id = int(ctx.answers.get("request_id") or 0)
-    staff_ctx = StaffContext(
-        now=utcnow(), tz=ctx.office.tz, staff_chat_id=ctx.office.staff_chat_id, update_card=True
-    )
+    staff_ctx = staff_context(ctx.office, update_card=True)
     try:
         request = await reject(ctx.session, ctx.user, request_id, ctx.answers["reason"], staff_ctx)
     except RequestError as error:
         if error.code in (ErrorCode.REASON_MISSING, ErrorCode.REASON_TOO_LONG):
             raise  # told why by the error handler; the question keeps waiting
-        # the request moved on meanwhile (taken by a colleague, cancelled...): the form ends
-        await ctx.state.clear()
-        await ctx.message.answer(error_text(error), reply_markup=main_menu_keyboard(ctx.user))
-        return
+        return await moved_on(ctx, error)
     await ctx.state.clear()
     await ctx.message.answer(
         _("{number} was not accepted. The requester has been told why.").format(
@@ -81,7 +60,7 @@ async def reason_finished(ctx: StepContext) -> None:
 REASON = Step(
     RejectForm.reason,
     prompt=lambda: _("Please write why the request cannot be accepted."),
-    parse=parse_reason,
+    parse=one_line("reason"),
     field="reason",
 )
 REJECT = Form("request_reject", [REASON], data_key="request_reject", finish=reason_finished)
